@@ -1,0 +1,32 @@
+"""`matgen demo`: the main job on built-in example data (grows into a full campaign in later releases)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def demo(
+    output_dir: Annotated[Path, typer.Argument(help="Folder for the example lab files, datasets and pictures.")] = Path("demo"),
+    seed: Annotated[int, typer.Option(help="Random seed of the example data.")] = 0,
+) -> None:
+    """Run the data pipeline end to end on built-in example lab files: write, import, check, split, plot."""
+    from matgen.cli.progress import progress_bar
+    from matgen.cli.show import console, print_info
+    from matgen.data import read
+    from matgen.demo import run_demo
+
+    with progress_bar("demo") as progress:
+        result = run_demo(output_dir, seed=seed, progress=progress)
+    console.print(f"example lab files written to {output_dir / 'lab'}")
+    for name, path in result.datasets.items():
+        print_info(read(path), path)
+        problems = result.problems[name]
+        status = "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]"
+        console.print(f"check {path}: {status}; picture {result.pictures[name]}")
+    parts = ", ".join(f"{n} {p}" for n, p in result.splits["raman"].items())
+    console.print(f"raman split by rruff_id: {parts}")
+    if any(result.problems.values()):
+        raise typer.Exit(1)

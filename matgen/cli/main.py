@@ -1,0 +1,48 @@
+"""`matgen`: the root command. Start-up imports neither torch nor numpy, so --help is instant."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from matgen import __version__
+from matgen.cli.data import app as data_app
+from matgen.cli.demo import demo
+from matgen.cli.errors import MatgenGroup
+
+app = typer.Typer(
+    cls=MatgenGroup,
+    name="matgen",
+    help="Materials inverse design with generative models: import lab data (micrographs, XRD, Raman, "
+    "EELS), train conditional diffusion models and VAEs, and sample candidates for target properties.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_app, name="data")
+app.command()(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"matgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """matgen: conditional generative models for microstructures and spectra."""
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,27 @@
+"""A rich progress bar behind the library's ``progress(done, total, message)`` callback."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
+    """Yield a callback that advances a bar labelled ``description`` (silent when not a terminal)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), TextColumn("[dim]{task.fields[item]}"),
+        console=console, transient=True, disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None, item="")
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total, item=message[-40:])
+
+        yield update

@@ -1,0 +1,138 @@
+"""The command line as a user meets it: the main job, every data command, and one-line errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from matgen import __version__
+from matgen.cli.main import app
+from matgen.data import read, write
+from matgen.demo import write_example_lab
+
+from test_format import raman
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    return write_example_lab(tmp_path_factory.mktemp("lab"), seed=1, samples_per_mineral=2)
+
+
+def test_version_and_help_do_not_import_torch_or_numpy():
+    code = ("import sys; from matgen.cli.main import app; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+            "bad = [m for m in ('torch', 'numpy', 'h5py', 'pymatgen') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"matgen {__version__}"
+
+
+def test_demo_runs_the_pipeline_end_to_end(tmp_path):
+    result = invoke("demo", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    raman_ds = read(tmp_path / "demo" / "raman.h5")
+    assert raman_ds.kind == "raman" and len(raman_ds) == 6 * 4 * 2
+    assert set(raman_ds.conditions["mineral"].labels()) == {"quartz", "calcite", "diamond", "anatase", "rutile", "gypsum"}
+    quartz = raman_ds.signals[raman_ds.conditions["mineral"].labels() == "quartz"].mean(axis=0)
+    assert raman_ds.axis.values[np.argmax(quartz)] == pytest.approx(464, abs=3)
+    micro = read(tmp_path / "demo" / "micrographs.h5")
+    assert micro.signals.shape == (18, 96, 96) and micro.pixel_size == pytest.approx(0.1)
+    assert set(micro.conditions["anneal_time_h"].values) == {1.0, 8.0, 24.0}
+    for name in ("raman.png", "micrographs.png", "raman_split/train.h5", "raman_split/test.h5"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0
+    assert "check" in result.output and "ok" in result.output
+
+
+def test_import_info_plot_split_check(tmp_path, lab):
+    out = tmp_path / "raman.h5"
+    result = invoke("data", "import", lab["raman"], "--table", lab["raman_table"], "-o", out, "--kind", "raman",
+                    "--role", "laser_nm=meta")
+    assert result.exit_code == 0, result.output
+    ds = read(out)
+    assert len(ds) == 24 and ds.conditions["laser_nm"].role == "meta"
+    info = invoke("data", "info", out)
+    assert info.exit_code == 0
+    for text in ("raman", "raman_shift", "cm-1", "mineral", "6 classes", "quartz 4", "laser_nm", "532, 785"):
+        assert text in info.output, text
+    png = tmp_path / "r.png"
+    assert invoke("data", "plot", out, "-o", png, "--color-by", "mineral").exit_code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    split = invoke("data", "split", out, "--by", "rruff_id", "--fractions", "0.5,0.5", "-o", tmp_path / "parts")
+    assert split.exit_code == 0, split.output
+    train, val = read(tmp_path / "parts" / "train.h5"), read(tmp_path / "parts" / "val.h5")
+    assert len(train) + len(val) == 24
+    assert not set(train.conditions["rruff_id"].labels()) & set(val.conditions["rruff_id"].labels())
+    check = invoke("data", "check", out, tmp_path / "parts" / "val.h5")
+    assert check.exit_code == 0 and check.output.count(": ok") == 2
+
+
+def test_import_micrographs_by_name_pattern_and_append(tmp_path, lab):
+    out = tmp_path / "m.h5"
+    pattern = "{anneal_temperature_C}C-{anneal_time_h:duration}-{cooling}-{replicate}"
+    result = invoke("data", "import", lab["micrographs"], "-o", out, "--name-pattern", pattern, "--resize", "48x48",
+                    "--pixel-size", "0.1")
+    assert result.exit_code == 0, result.output
+    ds = read(out)
+    assert ds.signals.shape == (18, 48, 48) and ds.pixel_size == pytest.approx(0.2)
+    assert ds.conditions["anneal_temperature_C"].unit == "°C"
+    again = invoke("data", "import", lab["micrographs"], "-o", out, "--name-pattern", pattern, "--resize", "48")
+    assert_one_line_error(again, "m.h5 exists", "--append", "--force")
+    dup = invoke("data", "import", lab["micrographs"], "-o", out, "--name-pattern", pattern, "--resize", "48", "--append")
+    assert_one_line_error(dup, "already in the dataset")
+    assert len(read(out)) == 18
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["data", "info", "missing.h5"], ["missing.h5: no such file"]),
+        (["data", "import", "nowhere", "-o", "x.h5"], ["nowhere: no such file or folder"]),
+        (["data", "import", "LAB", "-o", "x.h5", "--kind", "sem"], ["unknown kind 'sem'", "micrograph"]),
+        (["data", "import", "LAB", "-o", "x.h5", "--range", "abc"], ["--range 'abc'"]),
+        (["data", "import", "LAB", "-o", "x.txt", "--kind", "raman"], ["name the output x.h5"]),
+        (["data", "import", "LAB", "-o", "x.h5"], ["several kinds of file", "--kind"]),
+        (["data", "plot", "GOOD", "--color-by", "colour"], ["unknown condition 'colour'", "mineral"]),
+        (["data", "split", "GOOD", "--fractions", "0.6,0.6"], ["sum to 1"]),
+        (["data", "import", "LAB/micrographs", "-o", "x.h5", "--resize", "big"], ["--resize 'big'"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, lab, monkeypatch, args, fragments):
+    monkeypatch.chdir(tmp_path)
+    good = write(tmp_path / "good.h5", raman())
+    root = lab["raman"].parent
+    args = [a.replace("LAB", str(root)).replace("GOOD", str(good)) for a in args]
+    result = invoke(*args)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_check_reports_problems_with_exit_2(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"garbage")
+    result = invoke("data", "check", bad)
+    assert result.exit_code == 2 and "1 problem(s)" in result.output and "not an HDF5 file" in result.output
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "matgen", "data", "info", str(tmp_path / "none.h5")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr
