@@ -136,3 +136,76 @@ def test_console_script_error_has_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr
+
+
+def _spectrum_file(path, values):
+    path.write_text("".join(f"{200 + i}, {v}\n" for i, v in enumerate(values)))
+
+
+def _bad_spectra_with_nan(folder):
+    _spectrum_file(folder / "a.txt", [1.0] * 20)
+    _spectrum_file(folder / "b.txt", [1.0] * 10 + ["nan"] + [1.0] * 9)
+    return ["--kind", "raman"], "b.txt"
+
+
+def _table_names_missing_file(folder):
+    _spectrum_file(folder / "a.txt", [1.0] * 20)
+    (folder / "labels.csv").write_text("file,mineral\na.txt,quartz\nghost.txt,calcite\n")
+    return ["--kind", "raman", "--table", folder / "labels.csv"], "ghost.txt"
+
+
+def _table_misses_a_file(folder):
+    _spectrum_file(folder / "a.txt", [1.0] * 20)
+    _spectrum_file(folder / "b.txt", [2.0] * 20)
+    (folder / "labels.csv").write_text("file,mineral\na.txt,quartz\n")
+    return ["--kind", "raman", "--table", folder / "labels.csv"], "b.txt"
+
+
+def _text_in_numeric_column(folder):
+    _spectrum_file(folder / "a.txt", [1.0] * 20)
+    _spectrum_file(folder / "b.txt", [2.0] * 20)
+    (folder / "labels.csv").write_text("file,anneal_temperature_C\na.txt,800\nb.txt,hot\n")
+    return ["--kind", "raman", "--table", folder / "labels.csv"], "'hot'"
+
+
+def _mixed_axis_units(folder):
+    for name, unit in (("a.msa", "eV"), ("b.msa", "keV")):
+        header = f"#FORMAT : EMSA/MAS Spectral Data File\n#VERSION : 1.0\n#NPOINTS : 20\n#NCOLUMNS : 1\n" \
+                 f"#XUNITS : {unit}\n#DATATYPE : Y\n#XPERCHAN : 1.0\n#OFFSET : 0.0\n#SIGNALTYPE : ELS\n#SPECTRUM :\n"
+        (folder / name).write_text(header + "\n".join(["5"] * 20) + "\n#ENDOFDATA :\n")
+    return [], "mixed axis units"
+
+
+def _images_of_different_sizes(folder):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((20, 30), np.uint8) + 100).save(folder / "a.png")
+    Image.fromarray(np.zeros((24, 30), np.uint8) + 100).save(folder / "b.png")
+    return [], "--resize"
+
+
+def _empty_folder(folder):
+    return ["--kind", "raman"], "no spectra found"
+
+
+@pytest.mark.parametrize("make", [_bad_spectra_with_nan, _table_names_missing_file, _table_misses_a_file,
+                                  _text_in_numeric_column, _mixed_axis_units, _images_of_different_sizes,
+                                  _empty_folder])
+def test_bad_lab_folders_fail_cleanly_without_output(tmp_path, make):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    options, fragment = make(folder)
+    out = tmp_path / "out.h5"
+    result = invoke("data", "import", folder, "-o", out, *options)
+    assert_one_line_error(result, fragment)
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["lab"]
+
+
+def test_skip_bad_imports_the_rest_and_lists_what_was_skipped(tmp_path):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    _bad_spectra_with_nan(folder)
+    result = invoke("data", "import", folder, "-o", tmp_path / "out.h5", "--kind", "raman", "--skip-bad")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 file(s)" in result.output and "b.txt" in result.output
+    assert list(read(tmp_path / "out.h5").ids) == ["a"]

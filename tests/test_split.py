@@ -62,3 +62,15 @@ def test_bad_fractions(fractions, message):
 def test_unknown_group_column():
     with pytest.raises(MatgenError, match="unknown condition 'sample'.*rruff_id, mineral"):
         split(grouped(), (0.5, 0.5), by="sample")
+
+
+def test_stratify_with_many_small_classes_keeps_every_class_in_train_and_sizes_close():
+    # 25 classes of 2-4 single-row groups each, like the RRUFF minerals
+    rng = np.random.default_rng(0)
+    labels = [f"m{c}" for c in range(25) for _ in range(rng.integers(2, 5))]
+    n = len(labels)
+    ds = Dataset("raman", np.zeros((n, 4), np.float32), {"mineral": Condition.from_labels(labels)},
+                 ids=[f"s{i}" for i in range(n)], axis=Axis("raman_shift", "cm-1", np.arange(4.0)))
+    parts = split(ds, (0.7, 0.15, 0.15), stratify="mineral", seed=0)
+    assert set(parts["train"].conditions["mineral"].labels()) == set(labels)
+    np.testing.assert_allclose([len(p) / n for p in parts.values()], [0.7, 0.15, 0.15], atol=0.05)

@@ -32,9 +32,9 @@ def split_indices(
     """Row indices of each part; rows of one group always land in the same part.
 
     Groups are shuffled with ``seed`` and dealt out so that each part's row count comes as close
-    as it can to its fraction. With ``strata`` (a label per row), each stratum is dealt out on its
-    own so that every class is spread over the parts in proportion (a group spanning several
-    strata goes with its first).
+    as it can to its fraction. With ``strata`` (a label per row), each stratum is dealt out in
+    turn, its first group to the largest part, so that every class is in training and spread
+    over the parts in proportion (a group spanning several strata goes with its first row's).
 
     Args:
         groups: (N,) group key per row.
@@ -58,24 +58,32 @@ def split_indices(
             first_row[inverse[row]] = row
         _, stratum_codes = np.unique(np.asarray(strata)[first_row], return_inverse=True)
         group_stratum = stratum_codes
-    assignment = np.empty(len(unique), dtype=int)
+    assignment = np.full(len(unique), -1)
     for stratum in np.unique(group_stratum):
         members = rng.permutation(np.flatnonzero(group_stratum == stratum))
-        assignment[members] = _deal(sizes[members], fractions)
+        _deal(members, sizes, fractions, assignment)
     part_of_row = assignment[inverse]
     return [np.flatnonzero(part_of_row == k) for k in range(len(fractions))]
 
 
-def _deal(sizes: np.ndarray, fractions: np.ndarray) -> np.ndarray:
-    """Part index for each group (in the given order), filling the part furthest below its target."""
-    targets = fractions * sizes.sum()
+def _deal(members: np.ndarray, sizes: np.ndarray, fractions: np.ndarray, assignment: np.ndarray) -> None:
+    """Assign the groups ``members`` (in order) to parts, writing into ``assignment``.
+
+    The first group of a stratum goes to the largest part (so that training sees every class);
+    each further group goes to the part with the largest shortfall, counted in rows below its
+    target within this stratum plus the rows below its target over the whole dataset so
+    far -- so small strata cannot all round towards the same part.
+    """
+    targets = fractions * sizes[members].sum()
+    total_targets = fractions * sizes.sum()
     filled = np.zeros(len(fractions))
-    parts = np.empty(len(sizes), dtype=int)
-    for i, size in enumerate(sizes):
-        deficit = np.where(fractions > 0, (targets - filled) / np.maximum(targets, 1e-12), -np.inf)
-        parts[i] = int(np.argmax(deficit))
-        filled[parts[i]] += size
-    return parts
+    for i, g in enumerate(members):
+        done = assignment >= 0
+        overall = np.bincount(assignment[done], weights=sizes[done], minlength=len(fractions))
+        score = np.where(fractions > 0, (targets - filled) + (total_targets - overall), -np.inf)
+        part = int(np.argmax(fractions)) if i == 0 else int(np.argmax(score))
+        assignment[g] = part
+        filled[part] += sizes[g]
 
 
 def split(

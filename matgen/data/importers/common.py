@@ -105,6 +105,10 @@ class ConditionSource:
     file_column: str | None = None
     name_pattern: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.table is not None:
+            self.table = Path(self.table)
+
 
 def spec_with_pattern(spec: ConditionSpec | None, source: ConditionSource) -> ConditionSpec:
     """The user's condition spec plus the name pattern's ``{field:duration}`` fields."""

@@ -31,7 +31,8 @@ import numpy as np
 from matgen.data.conditions import ConditionSpec, build_conditions
 from matgen.data.dataset import Condition, Dataset
 from matgen.data.importers.common import (
-    BadFiles, ConditionSource, ImportResult, Progress, conditions_for_files, find_files, no_progress, row_id, spec_with_pattern,
+    BadFiles, ConditionSource, ImportResult, Progress, conditions_for_files, find_files, no_progress, row_id,
+    spec_with_pattern,
 )
 from matgen.errors import MatgenError
 
