@@ -129,9 +129,8 @@ def _write_file(f: h5py.File, ds: Dataset, level: int) -> None:
         if ds.pixel_size is not None:
             s.attrs["pixel_size"] = float(ds.pixel_size)
     rows = f.create_group("rows")
-    for name, values, dtype in (("id", ds.ids, _STR), ("source", ds.sources, _STR), ("synthetic", ds.synthetic, bool)):
-        rows.create_dataset(name, data=np.asarray(values, dtype=dtype if dtype is bool else object).astype(dtype),
-                            maxshape=(None,), chunks=True, compression="gzip", compression_opts=level)
+    for name, values in (("id", ds.ids.astype(_STR)), ("source", ds.sources.astype(_STR)), ("synthetic", ds.synthetic)):
+        rows.create_dataset(name, data=values, maxshape=(None,), chunks=True, compression="gzip", compression_opts=level)
     group = f.create_group("conditions", track_order=True)
     for name, cond in ds.conditions.items():
         c = group.create_dataset(name, data=cond.values, maxshape=(None,), chunks=True,
