@@ -1,0 +1,1 @@
+"""Physics forward models: microstructure generators, elastic homogenization, spectra."""
