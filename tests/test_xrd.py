@@ -117,12 +117,14 @@ def test_hill_howard_weight_fractions_round_trip(weights):
     np.testing.assert_allclose(xrd.fit_weight_fractions(noisy, phases, background_order=1).numpy(), w.numpy(), atol=0.02)
 
 
-def test_equal_weights_do_not_give_equal_peaks():
-    # Hill–Howard: intensity per weight differs between phases, so the fit must undo it
+def test_equal_weights_do_not_give_equal_intensity_shares():
+    # Hill–Howard: a phase contributes w_p / (rho_p V_p^2) times its per-cell pattern, so equal
+    # weights give unequal intensity shares and the fit has to undo that
     phases = [phase(silicon()), phase(aluminium())]
     patterns = xrd.mixture_patterns(torch.tensor([[0.5, 0.5]], dtype=torch.float64), phases)
-    share = (patterns[0] * 0 + phases[0].pattern / (phases[0].density_g_cm3 * phases[0].cell_volume_angstrom3**2)).sum()
-    assert share / patterns.sum() != pytest.approx(0.5, abs=0.05)
+    parts = [0.5 * p.pattern.sum() / (p.density_g_cm3 * p.cell_volume_angstrom3**2) for p in phases]
+    assert patterns.sum().item() == pytest.approx(sum(parts).item(), rel=1e-9)
+    assert abs((parts[0] / sum(parts)).item() - 0.5) > 0.02
 
 
 def test_bad_input():

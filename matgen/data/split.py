@@ -59,31 +59,33 @@ def split_indices(
         _, stratum_codes = np.unique(np.asarray(strata)[first_row], return_inverse=True)
         group_stratum = stratum_codes
     assignment = np.full(len(unique), -1)
+    overall = np.zeros(len(fractions))  # rows dealt to each part so far
     for stratum in np.unique(group_stratum):
         members = rng.permutation(np.flatnonzero(group_stratum == stratum))
-        _deal(members, sizes, fractions, assignment)
+        _deal(members, sizes, fractions, assignment, overall)
     part_of_row = assignment[inverse]
     return [np.flatnonzero(part_of_row == k) for k in range(len(fractions))]
 
 
-def _deal(members: np.ndarray, sizes: np.ndarray, fractions: np.ndarray, assignment: np.ndarray) -> None:
-    """Assign the groups ``members`` (in order) to parts, writing into ``assignment``.
+def _deal(members: np.ndarray, sizes: np.ndarray, fractions: np.ndarray, assignment: np.ndarray,
+          overall: np.ndarray) -> None:
+    """Assign the groups ``members`` (in order) to parts, writing into ``assignment`` and ``overall``.
 
     The first group of a stratum goes to the largest part (so that training sees every class);
     each further group goes to the part with the largest shortfall, counted in rows below its
     target within this stratum plus the rows below its target over the whole dataset so
-    far -- so small strata cannot all round towards the same part.
+    far (``overall``: rows per part already dealt) -- so small strata cannot all round towards
+    the same part.
     """
     targets = fractions * sizes[members].sum()
     total_targets = fractions * sizes.sum()
     filled = np.zeros(len(fractions))
     for i, g in enumerate(members):
-        done = assignment >= 0
-        overall = np.bincount(assignment[done], weights=sizes[done], minlength=len(fractions))
         score = np.where(fractions > 0, (targets - filled) + (total_targets - overall), -np.inf)
         part = int(np.argmax(fractions)) if i == 0 else int(np.argmax(score))
         assignment[g] = part
         filled[part] += sizes[g]
+        overall[part] += sizes[g]
 
 
 def split(
