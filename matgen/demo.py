@@ -1,9 +1,10 @@
-"""The built-in example lab folder and the main job that runs the data pipeline on it.
+"""The main job on built-in data: the spinodal dataset, and the data pipeline on an example lab folder.
 
-:func:`write_example_lab` writes the kind of files a lab has (see ``datasets/example-lab.md``):
-Raman spectra as RRUFF-style two-column text with a labels table, and two-phase micrographs as
-8-bit PNGs named by their processing condition. :func:`run_demo` imports them, checks, splits
-and plots the datasets: every step a user takes with their own data.
+:func:`run_demo` builds the spinodal dataset (``datasets/spinodal.md``: Cahn–Hilliard Al/SiC
+micrographs with modulus and density) and draws it; then :func:`write_example_lab` writes the
+kind of files a lab has (``datasets/example-lab.md``: RRUFF-style Raman text files with a labels
+table, micrographs as PNGs named by their processing condition) and the demo imports, checks,
+splits and plots them: every step a user takes with their own data.
 """
 
 from __future__ import annotations
@@ -18,17 +19,8 @@ import numpy as np
 from matgen.atomic import write_text_atomic
 from matgen.data.importers.common import Progress, no_progress
 
-#: Literature Raman bands used for the example spectra: mineral -> [(shift cm-1, relative
-#: intensity, FWHM cm-1)]. Positions from the RRUFF database and standard tables (quartz 464,
-#: calcite 1086, diamond 1332, anatase 144/399/513/639, rutile 447/612, gypsum 1008).
-EXAMPLE_RAMAN_BANDS: dict[str, list[tuple[float, float, float]]] = {
-    "quartz": [(464, 1.0, 9), (206, 0.35, 18), (355, 0.12, 10), (394, 0.1, 10), (807, 0.06, 12), (1082, 0.05, 14)],
-    "calcite": [(1086, 1.0, 4), (711, 0.18, 5), (281, 0.35, 9), (1436, 0.05, 10)],
-    "diamond": [(1332, 1.0, 3)],
-    "anatase": [(144, 1.0, 10), (197, 0.1, 9), (399, 0.25, 20), (513, 0.22, 20), (639, 0.3, 25)],
-    "rutile": [(447, 1.0, 30), (612, 0.9, 40), (240, 0.35, 60)],
-    "gypsum": [(1008, 1.0, 6), (415, 0.2, 12), (494, 0.15, 12), (618, 0.1, 10), (670, 0.08, 10), (1136, 0.1, 10)],
-}
+#: Minerals of the example Raman files; their bands come from matgen.physics.raman's literature table.
+EXAMPLE_MINERALS = ("quartz", "calcite", "diamond", "anatase", "rutile", "gypsum")
 LASERS_NM = (532, 785)
 RAMAN_AXIS_CM1 = np.arange(150.0, 1400.0, 1.0)
 
@@ -41,8 +33,11 @@ def lorentzian(x: np.ndarray, center: float, fwhm: float) -> np.ndarray:
 
 def example_raman_spectrum(mineral: str, rng: np.random.Generator, laser_nm: int) -> np.ndarray:
     """(L,) intensity on :data:`RAMAN_AXIS_CM1`: the mineral's bands, a fluorescence slope and noise."""
+    from matgen.physics.raman import raman_phase
+
     x = RAMAN_AXIS_CM1
-    y = sum(a * lorentzian(x, c + rng.normal(0, 1.0), w * rng.uniform(0.9, 1.2)) for c, a, w in EXAMPLE_RAMAN_BANDS[mineral])
+    y = sum(b.intensity * lorentzian(x, b.position_cm1 + rng.normal(0, 1.0), b.fwhm_cm1 * rng.uniform(0.9, 1.2))
+            for b in raman_phase(mineral).bands)
     fluorescence = rng.uniform(0.02, 0.15) * (1 + (x - x[0]) / (x[-1] - x[0])) * (1.5 if laser_nm == 532 else 1.0)
     return y + fluorescence + rng.normal(0, 0.01, size=x.shape)
 
@@ -82,7 +77,7 @@ def _write_png(path: Path, image: np.ndarray) -> None:
 def write_example_lab(folder: str | Path, seed: int = 0, samples_per_mineral: int = 4) -> dict[str, Path]:
     """Write the example lab folder; returns {"raman": folder, "raman_table": csv, "micrographs": folder}.
 
-    Raman: for each mineral in :data:`EXAMPLE_RAMAN_BANDS`, ``samples_per_mineral`` samples, each
+    Raman: for each mineral in :data:`EXAMPLE_MINERALS`, ``samples_per_mineral`` samples, each
     measured with both lasers of :data:`LASERS_NM` (one file per measurement, RRUFF-style header),
     listed in ``labels.csv`` (file, mineral, rruff_id, laser_nm). Micrographs: 8-bit PNGs named
     ``{T}C-{t}H-{cooling}-{replicate}.png`` for T in {700, 800, 900} °C and t in {1, 8, 24} h.
@@ -92,7 +87,7 @@ def write_example_lab(folder: str | Path, seed: int = 0, samples_per_mineral: in
     raman = folder / "raman"
     raman.mkdir(parents=True, exist_ok=True)
     rows = []
-    for mineral in EXAMPLE_RAMAN_BANDS:
+    for mineral in EXAMPLE_MINERALS:
         for sample in range(samples_per_mineral):
             sample_id = f"X{len(rows) // len(LASERS_NM):04d}"
             for laser in LASERS_NM:
@@ -130,12 +125,14 @@ class DemoResult:
     problems: dict[str, list[str]] = field(default_factory=dict)
 
 
-def run_demo(out_dir: str | Path, seed: int = 0, progress: Progress = no_progress) -> DemoResult:
-    """The main job on the built-in example data: write lab files, import, check, split, plot.
+def run_demo(out_dir: str | Path, seed: int = 0, progress: Progress = no_progress, spinodal_n: int = 2000,
+             spinodal_size: int = 64) -> DemoResult:
+    """The main job on built-in data: build the spinodal dataset, then write lab files, import, check, split, plot.
 
     Returns where everything went; raises nothing on valid data (problems found by the file check
     are listed in the result).
     """
+    from matgen.builders import build
     from matgen.data import write
     from matgen.data.check import check_file
     from matgen.data.importers import ConditionSource, import_images, import_spectra
@@ -143,7 +140,12 @@ def run_demo(out_dir: str | Path, seed: int = 0, progress: Progress = no_progres
     from matgen.data.split import split
 
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spinodal = build("spinodal", progress=progress, n=spinodal_n, size=spinodal_size, seed=seed)
     result = DemoResult(lab=write_example_lab(out / "lab", seed=seed))
+    result.datasets["spinodal"] = write(out / "spinodal.h5", spinodal)
+    result.problems["spinodal"] = check_file(result.datasets["spinodal"])
+    result.pictures["spinodal"] = plot_dataset(spinodal, out / "spinodal.png", color_by="density")
     raman = import_spectra([result.lab["raman"]], kind="raman",
                            source=ConditionSource(table=result.lab["raman_table"]), progress=progress).dataset
     micro = import_images([result.lab["micrographs"]], pixel_size=0.1, pixel_unit="um", progress=progress,

@@ -46,8 +46,11 @@ def test_version_and_help_do_not_import_torch_or_numpy():
 
 
 def test_demo_runs_the_pipeline_end_to_end(tmp_path):
-    result = invoke("demo", tmp_path / "demo")
+    result = invoke("demo", tmp_path / "demo", "--n", "8", "--size", "32")
     assert result.exit_code == 0, result.output
+    spinodal = read(tmp_path / "demo" / "spinodal.h5")
+    assert spinodal.signals.shape == (8, 32, 32) and "density" in spinodal.conditions
+    assert "modulus" in result.output and (tmp_path / "demo" / "spinodal.png").stat().st_size > 1000
     raman_ds = read(tmp_path / "demo" / "raman.h5")
     assert raman_ds.kind == "raman" and len(raman_ds) == 6 * 4 * 2
     assert set(raman_ds.conditions["mineral"].labels()) == {"quartz", "calcite", "diamond", "anatase", "rutile", "gypsum"}

@@ -1,6 +1,5 @@
 """XRD forward model: Bragg positions, broadening, preferred orientation, Hill–Howard mixtures."""
 
-import functools
 import math
 
 import numpy as np
@@ -8,28 +7,26 @@ import pytest
 import torch
 
 from matgen.errors import MatgenError
-from matgen.physics import xrd
+from matgen.physics import references, xrd
 
 pytest.importorskip("pymatgen")
-from pymatgen.core import Lattice, Structure  # noqa: E402
 
 AXIS = torch.linspace(20, 80, 6001, dtype=torch.float64)
 RANGE = (15.0, 85.0)
+A_SI = references.REFERENCE_PHASES["silicon"].lattice_abc_angstrom[0]  # 5.431021 Å
+A_NACL = references.REFERENCE_PHASES["halite"].lattice_abc_angstrom[0]  # 5.6402 Å
 
 
-@functools.cache  # building from a space group takes ~1 s
 def silicon():
-    return Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.431), ["Si"], [[0, 0, 0]])
+    return references.reference_structure("silicon")
 
 
-@functools.cache  # building from a space group takes ~1 s
 def rock_salt():
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.640), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    return references.reference_structure("halite")
 
 
-@functools.cache  # building from a space group takes ~1 s
 def aluminium():
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.0495), ["Al"], [[0, 0, 0]])
+    return references.reference_structure("aluminium")
 
 
 def phase(structure, instrument=None, effects=None):
@@ -47,19 +44,34 @@ def first_peak(pattern):
 
 
 def test_silicon_111_lands_where_bragg_puts_it():
-    d111 = 5.431 / math.sqrt(3)
+    d111 = A_SI / math.sqrt(3)
     assert bragg_deg(d111) == pytest.approx(28.44, abs=0.01)
     assert first_peak(phase(silicon()).pattern) == pytest.approx(bragg_deg(d111), abs=0.005)
 
 
 def test_other_wavelength_strain_and_zero_shift_move_the_peak_as_bragg_says():
-    d111 = 5.431 / math.sqrt(3)
+    d111 = A_SI / math.sqrt(3)
     cobalt = xrd.Instrument(wavelength_angstrom=1.78897)
     assert first_peak(phase(silicon(), cobalt).pattern) == pytest.approx(bragg_deg(d111, 1.78897), abs=0.005)
     strained = phase(silicon(), effects=xrd.SampleEffects(lattice_strain=0.01)).pattern
     assert first_peak(strained) == pytest.approx(bragg_deg(d111 * 1.01), abs=0.005)
     shifted = phase(silicon(), xrd.Instrument(zero_shift_deg=0.15)).pattern
     assert first_peak(shifted) == pytest.approx(bragg_deg(d111) + 0.15, abs=0.005)
+
+
+def test_kalpha2_adds_a_half_height_peak_where_bragg_puts_it_for_the_second_line():
+    d331 = A_SI / math.sqrt(19)
+    single = phase(silicon(), xrd.Instrument(eta=0.0)).pattern
+    doublet = phase(silicon(), xrd.Instrument(eta=0.0, kalpha2_ratio=0.5)).pattern
+    x = AXIS.numpy()
+    window = np.abs(x - bragg_deg(d331)) < 0.6
+    peaks = xrd.peak_positions_deg(x[window], doublet.numpy()[window], min_separation_deg=0.1)
+    np.testing.assert_allclose(peaks, [bragg_deg(d331), bragg_deg(d331, xrd.CU_KALPHA2_ANGSTROM)], atol=0.005)
+    heights = np.interp(peaks, x, doublet.numpy())
+    assert heights[1] / heights[0] == pytest.approx(0.5, abs=0.03)  # Lorentz-polarisation change neglected
+    assert torch.trapezoid(doublet, AXIS).item() == pytest.approx(1.5 * torch.trapezoid(single, AXIS).item(), rel=0.01)
+    with pytest.raises(MatgenError, match="Kα2 / Kα1 intensity ratio must be >= 0"):
+        phase(silicon(), xrd.Instrument(kalpha2_ratio=-0.5))
 
 
 def measured_fwhm(pattern, near_deg):
@@ -76,7 +88,7 @@ def measured_fwhm(pattern, near_deg):
 def test_scherrer_and_caglioti_widths_add_in_quadrature():
     instrument = xrd.Instrument(eta=0.0)
     effects = xrd.SampleEffects(crystallite_size_nm=20)
-    peak = bragg_deg(5.431 / math.sqrt(3))
+    peak = bragg_deg(A_SI / math.sqrt(3))
     theta = math.radians(peak / 2)
     tan = math.tan(theta)
     instrument_deg2 = instrument.caglioti_u * tan**2 + instrument.caglioti_v * tan + instrument.caglioti_w
@@ -102,7 +114,7 @@ def test_march_dollase_platelets_strengthen_the_preferred_reflection():
     def height(pattern, d):
         return pattern.numpy()[np.argmin(np.abs(x - bragg_deg(d)))]
 
-    d200, d220 = 5.64 / 2, 5.64 / math.sqrt(8)
+    d200, d220 = A_NACL / 2, A_NACL / math.sqrt(8)
     assert height(textured, d200) / height(textured, d220) > 1.2 * height(random, d200) / height(random, d220)
 
 

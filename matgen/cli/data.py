@@ -11,10 +11,12 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from matgen.cli.build import app as build_app
 from matgen.errors import MatgenError
 
-app = typer.Typer(help="Import lab files into matgen datasets (HDF5) and inspect, plot, split and check them.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Import lab files into matgen datasets (HDF5), build datasets from physics, and inspect, "
+                  "plot, split and check them.", no_args_is_help=True)
+app.add_typer(build_app, name="build")
 
 OutputH5 = Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")]
 Seed = Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")]

@@ -119,8 +119,8 @@ def _check_micrographs(micrographs: torch.Tensor, n_phases: int) -> torch.Tensor
         )
     if min(x.shape[-2:]) < 2 or x.shape[0] < 1:
         raise MatgenError(f"micrographs must be at least 2x2 pixels and one image; got shape {tuple(x.shape)}")
-    if x.dtype == torch.bool:
-        x = x.long()
+    if x.dtype == torch.bool or not (x.is_floating_point() or x.is_complex()):
+        x = x.long()  # any integer labels (uint8 micrographs included) as indices
     if x.is_floating_point():
         if torch.isnan(x).any():
             raise MatgenError("micrographs contain NaN; fill or crop unknown pixels before homogenizing")

@@ -13,6 +13,8 @@ module turns them into measured-looking patterns with batched torch code (CPU or
   w_p = S_p (ZMV)_p / Σ_i S_i (ZMV)_i, with ZMV = ρ V² N_A, so a phase's scale is
   S_p ∝ w_p / (ρ_p V_p²) and :func:`fit_weight_fractions` inverts it from a non-negative
   whole-pattern fit;
+* an optional Kα2 line: every reflection again at λ(Kα2) with ``kalpha2_ratio`` of its intensity
+  (0.5 for a Cu tube without a monochromator; the small change of LP with λ is neglected);
 * background (a polynomial in 2θ) and counting (Poisson) noise.
 
 Notation: ``two_theta_deg`` (L,) axis; ``d_angstrom`` spacings; ``wavelength_angstrom`` λ.
@@ -30,6 +32,7 @@ import torch
 from matgen.errors import MatgenError
 
 CU_KALPHA1_ANGSTROM = 1.54056
+CU_KALPHA2_ANGSTROM = 1.54439
 SCHERRER_K = 0.9
 AVOGADRO = 6.02214076e23
 
@@ -61,14 +64,16 @@ class Reflections:
 
 @dataclass
 class Instrument:
-    """The diffractometer: wavelength, Caglioti resolution (deg²), profile shape, zero error (deg)."""
+    """The diffractometer: wavelength(s), Caglioti resolution (deg²), profile shape, zero error (deg)."""
 
-    wavelength_angstrom: float = CU_KALPHA1_ANGSTROM
+    wavelength_angstrom: float = CU_KALPHA1_ANGSTROM  # Kα1, the line the reflections are computed for
     caglioti_u: float = 0.004  # deg²
     caglioti_v: float = -0.002  # deg²
     caglioti_w: float = 0.003  # deg²
     eta: float = 0.5  # Lorentzian fraction of the pseudo-Voigt (0 = Gaussian, 1 = Lorentzian)
     zero_shift_deg: float = 0.0
+    kalpha2_ratio: float = 0.0  # I(Kα2) / I(Kα1); 0 = monochromatic, 0.5 = unfiltered Cu tube
+    kalpha2_wavelength_angstrom: float = CU_KALPHA2_ANGSTROM
 
 
 @dataclass
@@ -167,20 +172,32 @@ def march_dollase(refl: Reflections, effects: SampleEffects) -> np.ndarray:
 
 def phase_pattern(two_theta_deg: torch.Tensor, refl: Reflections, instrument: Instrument | None = None,
                   effects: SampleEffects | None = None) -> torch.Tensor:
-    """(L,) the phase's pattern per unit cell on the axis (deg): Σ I_hkl · P_MD · profile_hkl."""
+    """(L,) the phase's pattern per unit cell on the axis (deg): Σ I_hkl · P_MD · profile_hkl.
+
+    With ``instrument.kalpha2_ratio`` > 0 each reflection appears a second time, at the Kα2
+    Bragg angle of the same d-spacing, with that fraction of its intensity.
+    """
     instrument = instrument or Instrument()
     effects = effects or SampleEffects()
     if abs(instrument.wavelength_angstrom - refl.wavelength_angstrom) > 1e-6:
         raise MatgenError(f"reflections of {refl.name} were computed at λ = {refl.wavelength_angstrom} Å, "
                           f"the instrument uses {instrument.wavelength_angstrom} Å; recompute them")
+    if not instrument.kalpha2_ratio >= 0:
+        raise MatgenError(f"the Kα2 / Kα1 intensity ratio must be >= 0 (0.5 for Cu), got {instrument.kalpha2_ratio}")
     x = torch.as_tensor(two_theta_deg, dtype=torch.float64)
     d = torch.as_tensor(refl.d_angstrom, dtype=torch.float64, device=x.device) * (1 + effects.lattice_strain)
-    centers = bragg_two_theta_deg(d, instrument.wavelength_angstrom) + instrument.zero_shift_deg
-    keep = torch.isfinite(centers)
     intensity = torch.as_tensor(refl.intensity * march_dollase(refl, effects), dtype=torch.float64, device=x.device)
-    centers, intensity = centers[keep], intensity[keep]
-    profiles = pseudo_voigt(x, centers, fwhm_deg(centers, instrument, effects), instrument.eta)  # (P, L)
-    return intensity @ profiles
+    lines = [(instrument.wavelength_angstrom, 1.0)]
+    if instrument.kalpha2_ratio > 0:
+        lines.append((instrument.kalpha2_wavelength_angstrom, instrument.kalpha2_ratio))
+    pattern = torch.zeros_like(x)
+    for wavelength, weight in lines:
+        centers = bragg_two_theta_deg(d, wavelength) + instrument.zero_shift_deg
+        keep = torch.isfinite(centers)
+        centers, line_intensity = centers[keep], weight * intensity[keep]
+        profiles = pseudo_voigt(x, centers, fwhm_deg(centers, instrument, effects), instrument.eta)  # (P, L)
+        pattern = pattern + line_intensity @ profiles
+    return pattern
 
 
 def hill_howard_scales(weight_fractions: torch.Tensor, density_g_cm3: Sequence[float],

@@ -1,0 +1,79 @@
+"""Built-in datasets made by the physics in :mod:`matgen.physics` (``matgen data build NAME``).
+
+    >>> from matgen.builders import build
+    >>> ds = build("spinodal", n=100, size=32, seed=1)      # a matgen Dataset
+    >>> from matgen.data import write; write("spinodal.h5", ds)
+
+Each name maps to an options dataclass and a builder function; cards in ``datasets/NAME.md``
+describe the physics, the conditions with their units, and the references.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Callable, NamedTuple
+
+from matgen.builders.common import Range, parse_range
+from matgen.data.importers.common import Progress, no_progress
+from matgen.errors import MatgenError
+
+
+class Builder(NamedTuple):
+    """A built-in dataset: its options dataclass, the function that builds it, the condition that colours its plot."""
+
+    options: type
+    build: Callable
+    color_by: str
+    summary: str
+
+
+def _registry() -> dict[str, Builder]:
+    from matgen.builders import micrographs, spectra
+
+    return {
+        "spinodal": Builder(micrographs.SpinodalOptions, micrographs.build_spinodal, "density",
+                            "Cahn–Hilliard Al/SiC micrographs with modulus and density (the main job's data)"),
+        "composite": Builder(micrographs.CompositeOptions, micrographs.build_composite, "modulus",
+                             "particles (disks, ellipses) in a matrix: anisotropic stiffness"),
+        "xrd": Builder(spectra.XrdOptions, spectra.build_xrd, "wt_quartz", "powder XRD of phase mixtures, weight fractions"),
+        "raman": Builder(spectra.RamanOptions, spectra.build_raman, "mineral", "Raman spectra of minerals, temperature and stress"),
+        "eels": Builder(spectra.EelsOptions, spectra.build_eels, "thickness", "EELS low-loss spectra, thickness t/λ"),
+    }
+
+
+BUILDER_NAMES = ("spinodal", "composite", "xrd", "raman", "eels")
+
+
+def builder(name: str) -> Builder:
+    """The built-in dataset called ``name``; the error lists the names."""
+    registry = _registry()
+    if name not in registry:
+        raise MatgenError(f"unknown built-in dataset '{name}'; choose from {', '.join(registry)}")
+    return registry[name]
+
+
+def make_options(name: str, **overrides):
+    """The options of dataset ``name`` with ``overrides`` (ranges may be given as 'LOW..HIGH' strings)."""
+    b = builder(name)
+    known = {f.name: f for f in fields(b.options)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise MatgenError(f"'{name}' has no option {unknown[0]!r}; its options are {', '.join(known)}")
+    defaults = b.options()
+    values = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        current = getattr(defaults, key)
+        if isinstance(current, Range) or "Range" in str(known[key].type):
+            value = parse_range(value, key, current.log if isinstance(current, Range) else False)
+        values[key] = value
+    return b.options(**values)
+
+
+def build(name: str, progress: Progress = no_progress, **overrides):
+    """Build the built-in dataset ``name`` (a :class:`matgen.data.Dataset`) with option overrides."""
+    return builder(name).build(make_options(name, **overrides), progress)
+
+
+__all__ = ["BUILDER_NAMES", "Builder", "Range", "build", "builder", "make_options", "parse_range"]

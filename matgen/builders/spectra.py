@@ -1,0 +1,249 @@
+"""Built-in spectra datasets: XRD of phase mixtures, Raman of minerals, EELS low-loss of materials.
+
+Every builder draws per-sample parameters from the seed, simulates with :mod:`matgen.physics`
+and labels each spectrum with what made it (cards: ``datasets/xrd.md``, ``datasets/raman.md``,
+``datasets/eels.md``). Signals are counts (Poisson noise included) on one shared axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from matgen.builders.common import (
+    Range, chunks, continuous, provenance, sample_seeds,
+)
+from matgen.data.importers.common import Progress, no_progress
+from matgen.data.dataset import Axis, Condition, Dataset
+from matgen.errors import MatgenError
+
+#: Spectra simulated per progress step.
+CHUNK = 100
+
+
+def _check_axis(n: int, points: int, low: float, high: float, what: str) -> None:
+    if n < 1:
+        raise MatgenError(f"--n must be at least 1 (got {n})")
+    if points < 16:
+        raise MatgenError(f"--points must be at least 16 (got {points})")
+    if not low < high:
+        raise MatgenError(f"the {what} range {low:g}..{high:g} is empty; give LOW..HIGH with LOW < HIGH")
+
+
+def random_fractions(rng: np.random.Generator, n: int, phases: int) -> np.ndarray:
+    """(n, phases) fractions summing to 1: a random non-empty subset of phases, Dirichlet(1) over it."""
+    present = np.zeros((n, phases), dtype=bool)
+    counts = rng.integers(1, phases + 1, n)
+    for i, k in enumerate(counts):
+        present[i, rng.choice(phases, k, replace=False)] = True
+    raw = np.where(present, rng.exponential(size=(n, phases)), 0.0)
+    return raw / raw.sum(1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- XRD
+
+
+@dataclass
+class XrdOptions:
+    """Options of the ``xrd`` dataset: powder mixtures of reference phases."""
+
+    n: int = 1000  # number of patterns
+    points: int = 2048  # points on the 2θ axis
+    seed: int = 0  # same seed, same file
+    two_theta_deg: tuple[float, float] = (10.0, 80.0)  # axis range, deg 2θ
+    phases: str = "quartz,corundum,calcite,rutile"  # built-in names, a CIF folder or a structures JSON
+    wavelength_angstrom: float = 1.54056  # Kα1; Cu by default
+    kalpha2_ratio: float = 0.5  # I(Kα2)/I(Kα1): 0.5 for an unfiltered Cu tube, 0 monochromatic
+    crystallite_size_nm: Range = Range(30.0, 300.0, log=True)  # Scherrer size
+    microstrain: Range = Range(0.0, 0.002)  # ε, broadening 4ε tanθ
+    zero_shift_deg: Range = Range(-0.02, 0.02)  # sample displacement / zero error, deg
+    max_counts: Range = Range(5e3, 5e4, log=True)  # counts at each pattern's strongest point
+    background: Range = Range(0.01, 0.1)  # flat + decaying background, fraction of the strongest peak
+
+
+def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progress) -> Dataset:
+    """The xrd dataset: Hill–Howard mixtures of reference phases with weight fractions as labels."""
+    from matgen.physics import xrd
+    from matgen.physics.references import MARGIN_DEG, load_reference_set
+
+    o = options
+    _check_axis(o.n, o.points, *o.two_theta_deg, "2θ")
+    size_range = o.crystallite_size_nm.check("crystallite_size_nm", 1.0)
+    strain_range = o.microstrain.check("microstrain", 0.0, 0.05)
+    zero_range = o.zero_shift_deg.check("zero_shift_deg", -1.0, 1.0)
+    counts_range = o.max_counts.check("max_counts", 1.0)
+    bg_range = o.background.check("background", 0.0, 10.0)
+    axis = torch.linspace(*o.two_theta_deg, o.points, dtype=torch.float64)
+    window = (max(o.two_theta_deg[0] - MARGIN_DEG, 0.5), min(o.two_theta_deg[1] + MARGIN_DEG, 179.5))
+    structures = load_reference_set(o.phases)
+    names = [name.rsplit("/", 1)[-1].split(".")[0] for name, _ in structures]
+    refls = [xrd.reflections(s, o.wavelength_angstrom, window, name=n) for n, (_, s) in zip(names, structures)]
+    rng = np.random.default_rng(o.seed)
+    weights = random_fractions(rng, o.n, len(refls))
+    size, strain = size_range.draw(rng, o.n), strain_range.draw(rng, o.n)
+    zero, counts, bg = zero_range.draw(rng, o.n), counts_range.draw(rng, o.n), bg_range.draw(rng, o.n)
+    seeds = sample_seeds(o.seed, o.n)
+    background_shape = 0.5 + torch.exp(-3 * (axis - axis[0]) / (axis[-1] - axis[0]))  # flat + decaying, (L,)
+    signals = np.empty((o.n, o.points), dtype=np.float32)
+    for part in chunks(o.n, CHUNK):
+        for i in range(part.start, part.stop):
+            inst = xrd.Instrument(o.wavelength_angstrom, kalpha2_ratio=o.kalpha2_ratio, zero_shift_deg=float(zero[i]))
+            effects = xrd.SampleEffects(crystallite_size_nm=float(size[i]), microstrain=float(strain[i]))
+            basis = [xrd.PhasePattern(r.name, xrd.phase_pattern(axis, r, inst, effects), r.density_g_cm3,
+                                      r.cell_volume_angstrom3) for r in refls]
+            pattern = xrd.mixture_patterns(torch.as_tensor(weights[i:i + 1]), basis)[0]
+            pattern = pattern / pattern.max()
+            pattern = pattern + bg[i] * background_shape
+            generator = torch.Generator().manual_seed(seeds[i])
+            signals[i] = xrd.counting_noise(pattern[None], float(counts[i]), generator)[0].numpy()
+        progress(part.stop, o.n, "xrd")
+    conditions = {f"wt_{name}": continuous(100 * weights[:, k], "wt%", "property", f"weight fraction of {name}")
+                  for k, name in enumerate(names)}
+    conditions.update({
+        "crystallite_size": continuous(size, "nm", "property", "Scherrer crystallite size"),
+        "microstrain": continuous(strain, "", "property", "micro-strain ε (broadening 4ε tanθ)"),
+        "zero_shift": continuous(zero, "deg", "meta", "2θ zero shift / sample displacement"),
+        "max_counts": continuous(counts, "counts", "meta", "counts at the strongest point before noise"),
+    })
+    return Dataset(
+        kind="xrd", signals=signals, conditions=conditions,
+        axis=Axis("two_theta", "deg", axis.numpy(), wavelength_angstrom=o.wavelength_angstrom),
+        ids=[f"xrd-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build xrd"] * o.n,
+        signal_unit="counts",
+        attrs={"title": "powder XRD of phase mixtures (Hill–Howard)", "phases": ",".join(names), **provenance("xrd", o)},
+    )
+
+
+# --------------------------------------------------------------------------- EELS
+
+
+@dataclass
+class EelsOptions:
+    """Options of the ``eels`` dataset: low-loss spectra (zero loss + plasmons + shallow edges)."""
+
+    n: int = 1000  # number of spectra
+    points: int = 1024  # channels
+    seed: int = 0  # same seed, same file
+    offset_ev: float = -5.0  # energy loss of the first channel, eV
+    dispersion_ev: float = 0.2  # eV per channel (1024 channels reach 200 eV: the plasmon tails of thick oxides)
+    materials: tuple[str, ...] = ("Al", "Si", "Mg", "SiO2", "Al2O3", "MgO", "graphite", "diamond")  # see matgen.physics.eels
+    thickness: Range = Range(0.1, 2.0)  # t/λ, dimensionless
+    resolution_ev: Range = Range(0.5, 1.5)  # zero-loss FWHM, eV
+    total_counts: Range = Range(1e5, 1e7, log=True)  # electrons per spectrum
+    edge_step_per_ev: float = 1e-4  # edge step per eV per unit t/λ, relative to the total intensity
+
+
+def build_eels(options: EelsOptions = EelsOptions(), progress: Progress = no_progress) -> Dataset:
+    """The eels dataset: low-loss spectra of tabulated materials with thickness and resolution as labels."""
+    from matgen.physics import eels
+
+    o = options
+    if not o.dispersion_ev > 0:
+        raise MatgenError(f"the dispersion must be positive, eV per channel (got {o.dispersion_ev})")
+    _check_axis(o.n, o.points, o.offset_ev, o.offset_ev + o.points * o.dispersion_ev, "energy-loss")
+    for name in o.materials:
+        eels.material(name)
+    thickness = o.thickness.check("thickness", 0.0, 10.0)
+    resolution = o.resolution_ev.check("resolution_ev", 0.01)
+    counts_range = o.total_counts.check("total_counts", 1.0)
+    axis = eels.energy_axis_ev(o.points, o.dispersion_ev, o.offset_ev)
+    rng = np.random.default_rng(o.seed)
+    material = rng.integers(0, len(o.materials), o.n)
+    t_lambda, fwhm, counts = thickness.draw(rng, o.n), resolution.draw(rng, o.n), counts_range.draw(rng, o.n)
+    seeds = np.asarray(sample_seeds(o.seed, o.n))
+    signals = np.empty((o.n, o.points), dtype=np.float32)
+    done = 0
+    for k, name in enumerate(o.materials):
+        rows = np.flatnonzero(material == k)
+        for part in chunks(len(rows), CHUNK):
+            index = rows[part]
+            result = eels.eels_spectra(axis, name, torch.as_tensor(t_lambda[index]), torch.as_tensor(fwhm[index]),
+                                       o.edge_step_per_ev, torch.as_tensor(counts[index]), seed=seeds[index].tolist())
+            signals[index] = result.spectra.numpy()
+            done += len(index)
+            progress(done, o.n, f"eels {name}")
+    conditions = {
+        "material": Condition(material.astype(np.int32), role="label", categories=tuple(o.materials),
+                              description="material (plasmon energy and edges from matgen.physics.eels)"),
+        "thickness": continuous(t_lambda, "", "property", "relative thickness t/λ (inelastic mean free path units)"),
+        "resolution": continuous(fwhm, "eV", "meta", "zero-loss peak FWHM (energy resolution)"),
+        "total_counts": continuous(counts, "counts", "meta", "electrons recorded in the spectrum"),
+    }
+    return Dataset(
+        kind="eels", signals=signals, conditions=conditions,
+        axis=Axis("energy_loss", "eV", axis.numpy()),
+        ids=[f"eels-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build eels"] * o.n,
+        signal_unit="counts",
+        attrs={"title": "EELS low-loss spectra (Drude plasmons, Poisson multiple scattering)", **provenance("eels", o)},
+    )
+
+
+# --------------------------------------------------------------------------- Raman
+
+
+@dataclass
+class RamanOptions:
+    """Options of the ``raman`` dataset: one mineral per spectrum, at a temperature and stress."""
+
+    n: int = 1000  # number of spectra
+    points: int = 1024  # points on the Raman-shift axis
+    seed: int = 0  # same seed, same file
+    shift_cm1: tuple[float, float] = (100.0, 1800.0)  # axis range, cm⁻¹
+    minerals: tuple[str, ...] | None = None  # phases of matgen.physics.raman; None: every one with a band in range
+    temperature_k: Range = Range(295.0, 800.0)  # sample temperature, K
+    stress_gpa: Range = Range(-1.0, 1.0)  # hydrostatic stress, GPa (compression positive)
+    laser_nm: float = 532.0  # excitation wavelength, nm
+    fluorescence: Range = Range(0.0, 0.5)  # fluorescence amplitude (strongest band = 1)
+    spike_rate: float = 0.1  # mean cosmic-ray spikes per spectrum
+    peak_counts: float = 2000.0  # counts at the strongest band (shot noise)
+
+
+def build_raman(options: RamanOptions = RamanOptions(), progress: Progress = no_progress) -> Dataset:
+    """The raman dataset: spectra of tabulated minerals labelled with mineral, temperature and stress."""
+    from matgen.physics import raman
+
+    o = options
+    _check_axis(o.n, o.points, *o.shift_cm1, "Raman shift")
+    axis = torch.linspace(*o.shift_cm1, o.points, dtype=torch.float64)
+    if o.minerals is None:
+        minerals = tuple(name for name, phase in raman.RAMAN_PHASES.items()
+                         if o.shift_cm1[0] <= phase.strongest.position_cm1 <= o.shift_cm1[1])
+    else:
+        minerals = tuple(raman.raman_phase(name).name for name in o.minerals)
+    temperature = o.temperature_k.check("temperature_k", 1.0, 3000.0)
+    stress = o.stress_gpa.check("stress_gpa", -20.0, 50.0)
+    fluorescence = o.fluorescence.check("fluorescence", 0.0)
+    if not (o.peak_counts > 0 and o.spike_rate >= 0 and o.laser_nm > 0):
+        raise MatgenError("peak counts and laser wavelength must be positive and the spike rate ≥ 0")
+    rng = np.random.default_rng(o.seed)
+    mineral = rng.integers(0, len(minerals), o.n)
+    t, p, phi = temperature.draw(rng, o.n), stress.draw(rng, o.n), fluorescence.draw(rng, o.n)
+    seeds = np.asarray(sample_seeds(o.seed, o.n))
+    signals = np.empty((o.n, o.points), dtype=np.float32)
+    done = 0
+    for k, name in enumerate(minerals):
+        rows = np.flatnonzero(mineral == k)
+        for part in chunks(len(rows), CHUNK):
+            index = rows[part]
+            spectra = raman.raman_spectra(
+                axis, [name], torch.ones(len(index), 1, dtype=torch.float64), torch.as_tensor(t[index]),
+                torch.as_tensor(p[index]), o.laser_nm, torch.as_tensor(phi[index]), spike_rate=o.spike_rate,
+                peak_counts=o.peak_counts, seed=seeds[index].tolist())
+            signals[index] = spectra.numpy()
+            done += len(index)
+            progress(done, o.n, f"raman {name}")
+    conditions = {
+        "mineral": Condition(mineral.astype(np.int32), role="label", categories=minerals,
+                             description="phase (bands from matgen.physics.raman)"),
+        "temperature": continuous(t, "K", "processing", "sample temperature (band shift and broadening)"),
+        "stress": continuous(p, "GPa", "processing", "hydrostatic stress, compression positive (band shift)"),
+        "fluorescence": continuous(phi, "", "meta", "fluorescence background amplitude (strongest band = 1)"),
+    }
+    return Dataset(
+        kind="raman", signals=signals, conditions=conditions, axis=Axis("raman_shift", "cm-1", axis.numpy()),
+        ids=[f"raman-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build raman"] * o.n,
+        signal_unit="counts",
+        attrs={"title": "Raman spectra of minerals (literature bands)", "laser_nm": o.laser_nm, **provenance("raman", o)},
+    )
