@@ -10,6 +10,8 @@ from matgen import __version__
 from matgen.cli.data import app as data_app
 from matgen.cli.demo import demo
 from matgen.cli.errors import MatgenGroup
+from matgen.cli.sample import TARGET_OPTIONS, interpolate, sample
+from matgen.cli.train import train
 
 app = typer.Typer(
     cls=MatgenGroup,
@@ -22,6 +24,9 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.command()(demo)
+app.command()(train)
+app.command(context_settings=TARGET_OPTIONS)(sample)
+app.command()(interpolate)
 
 
 def _version(value: bool) -> None:

@@ -25,7 +25,7 @@ def choose_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
 
 def plot_dataset(
     ds: Dataset, path: str | Path, color_by: str | None = None, layout: str = "overlay", limit: int | None = None,
-    seed: int = 0,
+    seed: int = 0, title: str | None = None,
 ) -> Path:
     """Write a PNG of ``ds`` to ``path``; returns the path.
 
@@ -36,6 +36,7 @@ def plot_dataset(
             label or processing condition. Micrographs are titled with their conditions.
         layout: ``overlay`` (spectra on one axis) or ``stack`` (each offset upwards).
         limit: at most this many rows (default 16 micrographs / 60 spectra), picked with ``seed``.
+        title: a title for the whole picture instead of the default row count (e.g. sampling targets).
     """
     if layout not in LAYOUTS:
         raise MatgenError(f"unknown layout '{layout}'; choose from {', '.join(LAYOUTS)}")
@@ -57,6 +58,12 @@ def plot_dataset(
         fig = _plot_spectra(plt, ds, color_by, layout, rows)
     else:
         fig = _plot_micrographs(plt, ds, rows)
+    if title is not None:
+        if ds.is_spectrum:
+            fig.axes[0].set_title(title, fontsize=10)
+        else:
+            fig.suptitle(title, fontsize=10)
+            fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -1,0 +1,198 @@
+"""`matgen sample RUN -o OUT.h5 --target-NAME VALUE ...` and `matgen interpolate RUN ...`: thin calls into matgen.sample.
+
+The target options depend on the run (its conditions), which the command line cannot know
+before it reads the run, so the command accepts unknown ``--target-NAME VALUE`` arguments
+(``TARGET_OPTIONS`` context settings) and parses them itself; ``--target NAME=VALUE`` is the
+same thing as a declared, repeatable option.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from matgen.cli.train import Device, Force, RunDir, Seed, print_warnings
+from matgen.errors import MatgenError
+
+#: Context settings of `matgen sample`: let --target-NAME VALUE through to ctx.args.
+TARGET_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Dataset file to write (.h5).", show_default=False)]
+Png = Annotated[bool, typer.Option("--png/--no-png", help="Also draw OUTPUT.png: a grid of micrographs or the spectra "
+                                   "overlaid, titled with the targets.")]
+
+TARGET_HELP = (
+    "A target as NAME=VALUE, repeatable; the same as --target-NAME VALUE (NAME with - or _, e.g. "
+    "--target-anneal-time 300, --target-density 2.9, --target-mineral quartz). VALUE is in the condition's unit; "
+    "LOW..HIGH spreads the samples evenly over a range; a condition not given is left unconditioned. "
+    "--list-targets shows the run's names, units and training ranges."
+)
+
+
+def parse_target_args(args: List[str], pairs: List[str]) -> dict[str, str]:
+    """Targets from ``--target NAME=VALUE`` pairs and the extra ``--target-NAME VALUE`` / ``--target-NAME=VALUE`` args.
+
+    Raises:
+        MatgenError: an argument that is neither, or a target without a value.
+    """
+    targets: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise MatgenError(f"--target '{pair}' should be NAME=VALUE, e.g. density=2.9 or anneal_time=100..300")
+        targets[name.strip()] = value.strip()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--target-") or arg == "--target-":
+            raise MatgenError(f"unexpected argument '{arg}'; give targets as --target-NAME VALUE or --target NAME=VALUE, "
+                              "after the run directory (matgen sample RUN --target-NAME VALUE ...)")
+        name, sep, value = arg[len("--target-"):].partition("=")
+        if not sep:
+            if i + 1 >= len(args):
+                raise MatgenError(f"{arg} needs a value, e.g. {arg} 2.9 (in the condition's unit)")
+            value, i = args[i + 1], i + 1
+        targets[name] = value
+        i += 1
+    return targets
+
+
+def sample(
+    ctx: typer.Context,
+    run_dir: RunDir,
+    output: Output = None,
+    target: Annotated[Optional[List[str]], typer.Option(help=TARGET_HELP, show_default=False)] = None,
+    n: Annotated[int, typer.Option("-n", "--n", help="Number of samples.")] = 16,
+    sampler: Annotated[str, typer.Option(help="Diffusion sampler: ddpm, ddim, dpmpp-2m or heun (a VAE decodes prior draws).")] = "dpmpp-2m",
+    steps: Annotated[int, typer.Option(help="Sampler steps (network calls: 1 per step, 2 for heun).")] = 30,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w: 0 = conditional model alone, "
+                                            "larger = follow the targets more closely.")] = 0.0,
+    seed: Seed = 0,
+    batch_size: Annotated[int, typer.Option(help="Samples per network call (does not change the samples).")] = 64,
+    device: Device = "auto",
+    png: Png = False,
+    grey: Annotated[bool, typer.Option("--grey", help="Label-map runs: also write OUTPUT-grey.h5, the soft maps in "
+                                       "[0, 1] before thresholding at 0.5.")] = False,
+    list_targets: Annotated[bool, typer.Option("--list-targets", help="List the run's target names with units and "
+                                               "training ranges, then exit.")] = False,
+    force: Force = False,
+) -> None:
+    """Sample candidates from a trained run for target conditions: matgen sample RUN -o OUT.h5 --target-NAME VALUE ..."""
+    from matgen.cli.show import console
+    from matgen.sample.targets import describe_given
+    from matgen.train import load_run
+
+    targets = parse_target_args(list(ctx.args), target or [])
+    if list_targets:
+        from matgen.train.run import read_config
+
+        model_config, _, _, _ = read_config(run_dir)
+        _print_targets(console, model_config.conditions)
+        return
+    if output is None:
+        raise MatgenError("give the file to write: matgen sample RUN -o SAMPLES.h5 (or --list-targets to see the targets)")
+    _check_output(output, force)
+    from matgen.cli.progress import progress_bar
+    from matgen.data import write
+    from matgen.sample import sample as sample_run
+    from matgen.sample.plot import plot_samples
+
+    run = load_run(run_dir, device=_device(device))
+    with progress_bar("sampling") as progress:
+        result = sample_run(run, targets, n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                            batch_size=batch_size, progress=progress)
+    print_warnings(result.warnings)
+    write(output, result.dataset)
+    console.print(f"[green]sampled[/green] {n} {result.dataset.kind} row(s) → {output} ({result.dataset.attrs['sampler']}"
+                  f", seeds {seed}..{seed + n - 1})", highlight=False)
+    if grey and result.grey is not None:
+        grey_path = write(output.with_name(output.stem + "-grey.h5"), result.grey)
+        console.print(f"grey maps → {grey_path}", highlight=False)
+    if png:
+        title = f"{run.kind} samples · {describe_given(run.conditions, targets)}"
+        if run.kind == "diffusion":
+            title += f" · {sampler}, {steps} steps, w = {guidance:g}"
+        console.print(f"picture {plot_samples(result.dataset, output.with_suffix('.png'), title)}", highlight=False)
+
+
+def interpolate(
+    run_dir: RunDir,
+    output: Output = None,
+    from_id: Annotated[Optional[str], typer.Option(help="Row id of the start, in --data (default the run's training data).")] = None,
+    to_id: Annotated[Optional[str], typer.Option(help="Row id of the end, in --data.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Dataset holding --from-id and --to-id (default: the run's training data).")] = None,
+    a: Annotated[Optional[Path], typer.Option("--a", help="Start: the first row of this dataset file (instead of --from-id).")] = None,
+    b: Annotated[Optional[Path], typer.Option("--b", help="End: the first row of this dataset file (instead of --to-id).")] = None,
+    steps: Annotated[int, typer.Option(help="Points on the path, both ends included.")] = 8,
+    method: Annotated[str, typer.Option(help="slerp (spherical, stays where the prior puts its mass) or linear.")] = "slerp",
+    device: Device = "auto",
+    png: Png = False,
+    force: Force = False,
+) -> None:
+    """Walk the latent space of a VAE run between two rows: encode both, slerp, decode each point."""
+    from matgen.cli.show import console
+    from matgen.data import read, write
+    from matgen.sample import interpolate as interpolate_run
+    from matgen.sample.plot import plot_samples
+    from matgen.train import load_run
+
+    if output is None:
+        raise MatgenError("give the file to write: matgen interpolate RUN --from-id A --to-id B -o PATH.h5")
+    _check_output(output, force)
+    run = load_run(run_dir, device=_device(device))
+    if (from_id is None) == (a is None) or (to_id is None) == (b is None):
+        raise MatgenError("give each end once: --from-id ID or --a FILE for the start, --to-id ID or --b FILE for the end")
+    source = None
+    if from_id is not None or to_id is not None:
+        source = read(data if data is not None else run.data.path)
+    start = _row(source, from_id) if from_id is not None else read(a).take([0])
+    end = _row(source, to_id) if to_id is not None else read(b).take([0])
+    result = interpolate_run(run, start, end, steps=steps, method=method)
+    write(output, result.dataset)
+    console.print(f"[green]interpolated[/green] {steps} rows {start.ids[0]} → {end.ids[0]} → {output}", highlight=False)
+    if png:
+        title = f"{method} in latent space: {start.ids[0]} → {end.ids[0]}"
+        console.print(f"picture {plot_samples(result.dataset, output.with_suffix('.png'), title)}", highlight=False)
+
+
+def _row(ds, row_id: str):
+    import numpy as np
+
+    hits = np.flatnonzero(ds.ids.astype(str) == row_id)
+    if len(hits) == 0:
+        examples = ", ".join(str(i) for i in ds.ids[:3])
+        raise MatgenError(f"no row with id '{row_id}' in the dataset; its ids look like {examples} "
+                          "(`matgen data info` shows the file)")
+    return ds.take(hits[:1])
+
+
+def _check_output(output: Path, force: bool) -> None:
+    if output.suffix.lower() not in (".h5", ".hdf5"):
+        raise MatgenError(f"--output {output} should end in .h5 (a matgen dataset file)")
+    if output.exists() and not force:
+        raise MatgenError(f"{output} exists; pass --force to overwrite it or choose another --output")
+
+
+def _device(device: str):
+    from matgen.train.loop import resolve_device
+
+    return resolve_device(device)
+
+
+def _print_targets(console, specs) -> None:
+    from rich.table import Table
+
+    from matgen.sample.targets import option_name
+
+    if not specs:
+        console.print("this model is unconditional: it takes no targets")
+        return
+    table = Table(title="targets", title_justify="left")
+    for column in ("option", "condition", "unit", "trained on"):
+        table.add_column(column)
+    for s in specs:
+        values = ", ".join(s.categories) if s.kind == "categorical" else f"{s.minimum:.4g}..{s.maximum:.4g}"
+        table.add_row(option_name(s.name), s.name, s.unit or ("category" if s.kind == "categorical" else "–"), values)
+    console.print(table)

@@ -1,0 +1,126 @@
+"""`matgen train DATA.h5 -o RUN`: train a conditional diffusion model or VAE; the body is one library call.
+
+Options come from, in rising order: the TrainConfig defaults, ``--config run.toml``, the command
+line. Library imports happen inside the command so that `matgen --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from matgen.errors import MatgenError
+
+RunDir = Annotated[Path, typer.Argument(help="A run directory written by `matgen train -o`.", show_default=False)]
+Device = Annotated[str, typer.Option(help="Where to run: auto (CUDA when available), cpu or cuda.")]
+Seed = Annotated[int, typer.Option(help="Random seed: sample i uses SEED + i, so any sample can be regenerated alone.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
+
+
+def _opt(help_text: str, *names: str):
+    return typer.Option(*names, help=help_text, show_default=False)
+
+
+def train(
+    output: Annotated[Path, _opt("Run directory to write: config.json, model.safetensors (EMA weights), metrics.csv, "
+                                 "checkpoint/ (for --resume).", "--output", "-o")],
+    data: Annotated[Optional[Path], typer.Argument(help="Training dataset (.h5); with --resume it defaults to the run's.",
+                                                   show_default=False)] = None,
+    model: Annotated[Optional[str], _opt("diffusion (U-Net denoiser) or vae (conditional VAE). Default diffusion.")] = None,
+    condition: Annotated[Optional[List[str]], _opt(
+        "Dataset condition(s) to condition on, comma-separated or repeated (e.g. density,anneal_time); any subset; "
+        "their units and training ranges are stored in the run. `matgen data info DATA` lists them.",
+        "--condition", "-c")] = None,
+    config: Annotated[Optional[Path], _opt("A run.toml of training options (any TrainConfig field, plus a "
+                                           "[net_options] table); command-line options override it.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --output exactly where its checkpoint "
+                                         "stopped (weights, optimizer, EMA, RNG, data order). Only --steps, --epochs "
+                                         "and --device may change.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Start afresh in an --output that already holds a run.")] = False,
+    net: Annotated[Optional[str], _opt("Network size: tiny (CPU tests), small, base or large (diffusion only). Default small.")] = None,
+    steps: Annotated[Optional[int], _opt("Optimizer steps (default 20000).")] = None,
+    epochs: Annotated[Optional[float], _opt("Train for this many passes over the training rows instead of --steps.")] = None,
+    batch_size: Annotated[Optional[int], _opt("Samples per step (default 32).")] = None,
+    lr: Annotated[Optional[float], _opt("Peak AdamW learning rate after the linear warm-up; cosine decay to a tenth (default 2e-4).")] = None,
+    warmup_steps: Annotated[Optional[int], _opt("Linear warm-up steps, at most a tenth of the run (default 500).")] = None,
+    grad_clip: Annotated[Optional[float], _opt("Clip the gradient norm to this; 0 = off (default 1).")] = None,
+    ema_decay: Annotated[Optional[float], _opt("EMA decay of the weights that are saved for sampling (default 0.999; "
+                                               "capped so its horizon is at most a tenth of the run).")] = None,
+    val_fraction: Annotated[Optional[float], _opt("Fraction of rows held out for the validation loss (default 0.1).")] = None,
+    eval_every: Annotated[Optional[int], _opt("Validation loss every this many steps (default 500).")] = None,
+    log_every: Annotated[Optional[int], _opt("A metrics.csv row every this many steps (default 50).")] = None,
+    checkpoint_every: Annotated[Optional[int], _opt("Save checkpoint/ every this many steps (default 1000).")] = None,
+    seed: Annotated[Optional[int], _opt("Seed of the split, data order, noise and initial weights (default 0).")] = None,
+    device: Annotated[Optional[str], _opt("auto (CUDA when available), cpu or cuda; bf16 autocast on CUDA (default auto).")] = None,
+    prediction: Annotated[Optional[str], _opt("Diffusion: what the U-Net predicts, eps, x0 or v (default v).")] = None,
+    schedule: Annotated[Optional[str], _opt("Diffusion: noise schedule, linear or cosine (default cosine).")] = None,
+    min_snr: Annotated[Optional[float], _opt("Diffusion: min-SNR-gamma loss weighting; 0 = unit weights (default 5).")] = None,
+    cond_drop: Annotated[Optional[float], _opt("Probability each condition is hidden per sample in training, for "
+                                               "classifier-free guidance and partial targets (default 0.15).")] = None,
+    beta: Annotated[Optional[float], _opt("VAE: weight of the KL term (default 1).")] = None,
+    kl_warmup: Annotated[Optional[int], _opt("VAE: steps over which the KL weight rises from 0 to beta (default 0).")] = None,
+    free_bits: Annotated[Optional[float], _opt("VAE: free bits, nats per latent dimension (default 0).")] = None,
+    likelihood: Annotated[Optional[str], _opt("VAE: mse, bce, or auto = bce for two-phase label maps (default auto).")] = None,
+    circular: Annotated[Optional[bool], _opt("Periodic padding (default: on for the built-in periodic micrographs, "
+                                             "spinodal and composite; off otherwise).", "--circular/--no-circular")] = None,
+    spectrum_norm: Annotated[Optional[str], _opt("Spectra, per spectrum: max (s / max s) or log-max "
+                                                 "(log1p(1000 s / max s) / log1p(1000)) (default max).")] = None,
+) -> None:
+    """Train a conditional diffusion model or VAE on a matgen dataset; Ctrl-C saves a checkpoint for --resume."""
+    from matgen.cli.progress import progress_bar
+    from matgen.train import TrainConfig, read_toml
+    from matgen.train import resume as resume_run
+    from matgen.train import train as train_run
+
+    conditions = None if condition is None else tuple(c.strip() for item in condition for c in item.split(",") if c.strip())
+    options = dict(model=model, conditions=conditions, net=net, steps=steps, epochs=epochs, batch_size=batch_size, lr=lr,
+                   warmup_steps=warmup_steps, grad_clip=grad_clip, ema_decay=ema_decay, val_fraction=val_fraction,
+                   eval_every=eval_every, log_every=log_every, checkpoint_every=checkpoint_every, seed=seed,
+                   device=device, prediction=prediction, schedule=schedule, cond_drop=cond_drop, beta=beta,
+                   kl_warmup=kl_warmup, free_bits=free_bits, likelihood=likelihood, circular=circular,
+                   spectrum_norm=spectrum_norm)
+    if resume:
+        fixed = sorted(k for k, v in options.items() if v is not None and k not in ("steps", "epochs", "device"))
+        fixed += ["--config"] if config is not None else []
+        fixed += ["--min-snr"] if min_snr is not None else []
+        if fixed:
+            raise MatgenError(f"--resume continues with the run's own options; only --steps, --epochs and --device may "
+                              f"change (got {', '.join(fixed)})")
+        with progress_bar("training") as progress:
+            result = resume_run(output, data, steps=steps, epochs=epochs, device=device, progress=progress)
+    else:
+        if data is None:
+            raise MatgenError("give the training dataset: matgen train DATA.h5 -o RUN_DIR (or --resume to continue a run)")
+        if steps is not None and epochs is not None:
+            raise MatgenError("give --steps or --epochs, not both")
+        base = read_toml(config) if config is not None else TrainConfig()
+        if steps is not None and epochs is None:
+            base.epochs = None
+        train_config = base.override(**options)
+        if min_snr is not None:
+            train_config.min_snr = min_snr if min_snr > 0 else None
+        with progress_bar("training") as progress:
+            result = train_run(data, train_config, output, progress=progress, force=force)
+    _report(result)
+
+
+def _report(result) -> None:
+    from matgen.cli.show import console
+
+    val = f", val loss {result.val_loss:.4g}" if result.val_loss is not None else ""
+    loss = f"loss {result.loss:.4g}" if result.loss is not None else "no new steps"
+    console.print(f"[green]trained[/green] {result.steps} steps → {result.run_dir} ({loss}{val}, "
+                  f"{result.samples_per_s:.0f} samples/s)", highlight=False)
+    print_warnings(result.warnings)
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Each warning as one yellow line on stderr."""
+    from rich.text import Text
+
+    from matgen.cli.progress import console
+
+    for warning in warnings:
+        console.print(Text.assemble(("warning: ", "bold yellow"), (warning, "yellow")), soft_wrap=True)

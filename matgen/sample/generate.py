@@ -1,0 +1,238 @@
+"""Generate candidates from a trained run: diffusion sampling, VAE prior sampling, VAE latent interpolation.
+
+Sample i of a call with ``seed`` draws every random number (its starting noise, and the noise of
+a stochastic sampler; a VAE's latent) from its own generator seeded ``seed + i``, so any sample
+can be regenerated alone (``n=1, seed=seed + i``) whatever the batch size. The diffusion path is
+
+    sigmas = sampling_sigmas(alpha_bar, steps, spacing)          # decreasing, ends in 0
+    x = sqrt(1 + sigmas[0]^2) n,  n ~ N(0, I)                     # the VE image of x_T ~ N(0, I)
+    x0 = sampler(D_w, x, sigmas, cond)                           # D_w: classifier-free guided denoiser
+
+and the output is turned back into the training data's form (label maps thresholded, spectra
+cropped and de-normalised) by :func:`matgen.train.prepare.from_network`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+
+from matgen import __version__
+from matgen.data.dataset import Axis, Condition, Dataset
+from matgen.errors import MatgenError
+from matgen.generative import get_sampler, per_sample_noise, sampling_sigmas, seeded_generators
+from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
+from matgen.sample.targets import TargetValue, resolve_targets
+from matgen.train.models import VAEModel
+from matgen.train.prepare import condition_matrix, from_network, to_network
+from matgen.train.run import Run, load_run
+
+Progress = Callable[[int, int, str], None]
+
+#: The sigma grid each sampler uses by default: first-order ancestral/DDIM steps on the training
+#: steps (trailing, Lin et al. 2024); the higher-order ODE solvers on the Karras grid.
+DEFAULT_SPACING = {"ddpm": "trailing", "ddim": "trailing", "dpmpp-2m": "karras", "heun": "karras"}
+
+
+def no_progress(done: int, total: int, message: str) -> None:
+    """A progress callback that does nothing."""
+
+
+@dataclass
+class SampleResult:
+    """Generated rows and what the caller should be told about them."""
+
+    dataset: Dataset  # the samples, in the training data's form, with targets as conditions and provenance
+    warnings: list[str] = field(default_factory=list)  # extrapolated targets, ignored options
+    grey: Dataset | None = None  # label-map runs: the same rows as grey maps in [0, 1] before thresholding
+
+
+def _run(run: Run | str | os.PathLike, device: str | None) -> Run:
+    if not isinstance(run, Run):
+        run = load_run(run)
+    if device is not None:
+        from matgen.train.loop import resolve_device
+
+        run.model.to(resolve_device(device))
+    return run
+
+
+def sample(
+    run: Run | str | os.PathLike,
+    targets: Mapping[str, TargetValue] | None = None,
+    n: int = 16,
+    sampler: str = "dpmpp-2m",
+    steps: int = 30,
+    guidance: float = 0.0,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str | None = None,
+    spacing: str | None = None,
+    progress: Progress = no_progress,
+) -> SampleResult:
+    """Return n samples of a trained run for the given targets (NaN / absent = not conditioned).
+
+    Args:
+        run: a loaded :class:`~matgen.train.Run` or its directory.
+        targets: condition name -> value in its unit, ``(low, high)`` or ``"low..high"`` (spread
+            evenly over the samples), or a category name; see :mod:`matgen.sample.targets`.
+        n: number of samples.
+        sampler: ddpm, ddim, dpmpp-2m or heun (diffusion; a VAE decodes prior draws).
+        steps: sampler steps.
+        guidance: classifier-free guidance weight w (0: the conditional model alone).
+        seed: sample i uses seed + i.
+        batch_size: samples per network call (does not change the samples).
+        device: auto, cpu or cuda (default: where the run's model is).
+        spacing: sigma grid (trailing, leading, karras); default per sampler (DEFAULT_SPACING).
+
+    Raises:
+        MatgenError: unknown target names or categories (listing the valid ones), a bad sampler
+            or step count.
+    """
+    run = _run(run, device)
+    if n < 1 or batch_size < 1:
+        raise MatgenError(f"n and batch size must be at least 1, got n={n}, batch size={batch_size}")
+    values, warnings = resolve_targets(run.conditions, targets, n)
+    model = run.model.eval()
+    p = next(model.parameters())
+    shape = (run.data.channels, *run.data.shape)
+    is_vae = isinstance(model, VAEModel)
+    if is_vae:
+        if guidance:
+            warnings.append("--guidance is for diffusion models; the VAE decodes prior samples without it")
+        sampler_name, steps, spacing, guidance = "prior", 0, "", 0.0
+    else:
+        sampler_fn = get_sampler(sampler)
+        spacing = spacing or DEFAULT_SPACING[sampler]
+        sigmas = sampling_sigmas(model.alpha_bar, steps, spacing)
+        denoiser = model.denoiser(guidance)
+        sampler_name = sampler
+    batches = list(range(0, n, batch_size))
+    out = []
+    with torch.no_grad():
+        for b, start in enumerate(batches):
+            idx = list(range(start, min(n, start + batch_size)))
+            seeds = [seed + i for i in idx]
+            cond = torch.as_tensor(values[idx], dtype=p.dtype, device=p.device) if run.conditions else None
+            if is_vae:
+                x = model.sample_prior(cond, seeds)
+                progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
+            else:
+                gens = seeded_generators(seeds)  # CPU generators: the same noise on every device
+                x = per_sample_noise((len(idx), *shape), gens, p.device, p.dtype) * math.sqrt(1.0 + sigmas[0].item() ** 2)
+
+                def callback(i: int, total: int, b=b) -> None:
+                    progress(b * total + i + 1, len(batches) * total, f"samples {idx[0]}..{idx[-1]}, step {i + 1}/{total}")
+
+                x = sampler_fn(denoiser, x, sigmas, cond, generator=gens, callback=callback)
+            out.append(x.float().cpu().numpy())
+    x = np.concatenate(out)  # (n, C, *S)
+    provenance = {"sampler": sampler_name, "steps": steps, "guidance": float(guidance), "spacing": spacing,
+                  "targets": json.dumps({k: _jsonable(v) for k, v in (targets or {}).items()}, default=str)}
+    ids = [f"sample-{seed + i}" for i in range(n)]
+    sources = [f"matgen sample {run.path} seed {seed + i}" for i in range(n)]
+    result = SampleResult(_dataset(run, from_network(x, run.data), values, ids, sources, seed, provenance), warnings)
+    if run.data.norm == "labels":
+        result.grey = _dataset(run, from_network(x, run.data, grey=True), values, ids, sources, seed, provenance)
+    return result
+
+
+def interpolate(
+    run: Run | str | os.PathLike,
+    a: Dataset,
+    b: Dataset,
+    steps: int = 8,
+    method: str = "slerp",
+    device: str | None = None,
+) -> SampleResult:
+    """Return ``steps`` samples along the VAE latent path from row 0 of ``a`` to row 0 of ``b``.
+
+    Each end is encoded with its own conditions (a condition the file lacks is not given) to its
+    posterior mean; the path is spherical (slerp) or straight between them, and each point is
+    decoded with the conditions interpolated linearly (a categorical one only where both ends agree).
+
+    Raises:
+        MatgenError: the run is not a VAE, or an end is not of the training data's kind and size.
+    """
+    run = _run(run, device)
+    model = run.model.eval()
+    if not isinstance(model, VAEModel):
+        raise MatgenError(f"{run.path} is a {run.kind} model; latent interpolation needs a VAE run (matgen train --model vae)")
+    if method not in INTERPOLATIONS:
+        raise MatgenError(f"unknown interpolation {method!r}; choose from {', '.join(INTERPOLATIONS)}")
+    p = next(model.parameters())
+    ends = []
+    for name, end in (("a", a), ("b", b)):
+        if len(end) == 0 or end.kind != run.data.kind:
+            raise MatgenError(f"end {name} must hold a {run.data.kind} row like the training data (got {len(end)} "
+                              f"{end.kind} row(s))")
+        x = to_network(end.signals[:1], run.data)
+        if tuple(x.shape[2:]) != tuple(run.data.shape):
+            raise MatgenError(f"end {name} has size {tuple(x.shape[2:])}; the model was trained on {tuple(run.data.shape)}")
+        ends.append((torch.as_tensor(x, device=p.device), condition_matrix(end.take([0]), run.conditions, missing_ok=True)[0]))
+    (xa, ca), (xb, cb) = ends
+    t = np.linspace(0.0, 1.0, steps)[:, None]  # (steps, 1)
+    values = (1 - t) * ca + t * cb  # (steps, K); NaN where an end is NaN
+    for k, spec in enumerate(run.conditions):
+        if spec.kind == "categorical":
+            values[:, k] = ca[k] if ca[k] == cb[k] else np.nan
+    with torch.no_grad():
+        za = model.encode(xa, _cond(ca, p))[0]
+        zb = model.encode(xb, _cond(cb, p))[0]
+        z = interpolate_latents(za, zb, steps, method)  # (steps, Z)
+        cond = torch.as_tensor(values, dtype=p.dtype, device=p.device) if run.conditions else None
+        x = model.decode(z, cond).float().cpu().numpy()
+    ids = [f"interpolation-{i:03d}" for i in range(steps)]
+    sources = [f"matgen interpolate {run.path} {a.ids[0]} -> {b.ids[0]} step {i}" for i in range(steps)]
+    provenance = {"sampler": f"latent {method}", "steps": steps, "guidance": 0.0, "spacing": "",
+                  "from_id": str(a.ids[0]), "to_id": str(b.ids[0])}
+    ds = _dataset(run, from_network(x, run.data), values, ids, sources, 0, provenance)
+    ds.conditions["t"] = Condition(t[:, 0], "", "meta", description="position on the latent path, 0 (a) to 1 (b)")
+    return SampleResult(ds)
+
+
+def _cond(row: np.ndarray, p: torch.Tensor) -> torch.Tensor | None:
+    return torch.as_tensor(row[None], dtype=p.dtype, device=p.device) if len(row) else None
+
+
+def _jsonable(value: TargetValue):
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _dataset(run: Run, signals: np.ndarray, values: np.ndarray, ids, sources, seed: int, provenance: dict) -> Dataset:
+    """The generated rows as a matgen dataset: the model's conditions as targets (NaN = not given) and provenance."""
+    data = run.data
+    conditions = {}
+    for k, spec in enumerate(run.conditions):
+        role = data.roles.get(spec.name, "property")
+        about = "target given to the generator (NaN / unknown = not conditioned)"
+        if spec.kind == "categorical":
+            codes = np.where(np.isnan(values[:, k]), -1, values[:, k]).astype(np.int32)
+            conditions[spec.name] = Condition(codes, "", role, spec.categories, about)
+        else:
+            conditions[spec.name] = Condition(values[:, k], spec.unit, role, description=about)
+    axis = None
+    if data.axis is not None:
+        axis = Axis(data.axis["name"], data.axis["unit"], np.asarray(data.axis["values"]), data.axis["wavelength_angstrom"])
+    signal_type = "labels" if signals.dtype == np.uint8 else ("grey" if data.kind == "micrograph" else "intensity")
+    attrs = {"title": f"{len(signals)} {run.kind} samples from {run.path.name}", "run_dir": str(Path(run.path).resolve()),
+             "checkpoint_sha256": run.weights_sha256, "model_kind": run.kind, "seed": seed,
+             "training_data": data.path, "training_data_sha256": data.sha256, "matgen_version": __version__,
+             **provenance}
+    if data.norm in ("max", "log-max"):
+        attrs["intensity"] = "relative: each spectrum's maximum is about 1 (the model does not learn absolute counts)"
+    return Dataset(kind=data.kind, signals=signals, conditions=conditions, ids=ids, sources=sources,
+                   synthetic=np.ones(len(signals), bool), axis=axis, pixel_size=data.pixel_size,
+                   pixel_unit=data.pixel_unit, signal_type=signal_type,
+                   signal_unit=data.signal_unit if data.norm == "grey" else "", attrs=attrs).check()

@@ -1,0 +1,175 @@
+"""The training options (:class:`TrainConfig`) and what a trained model is (:class:`ModelConfig`).
+
+Both are dataclasses saved as JSON in the run's ``config.json``; a ``run.toml`` (read with
+:mod:`tomllib`) holds any subset of the TrainConfig fields, and the command line overrides it::
+
+    model = "diffusion"
+    conditions = ["density"]
+    net = "small"
+    steps = 20000
+    lr = 2e-4
+    [net_options]            # UNetConfig / VAEConfig fields replacing the preset's
+    base_channels = 48
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from matgen.errors import MatgenError
+from matgen.nets.embeddings import ConditionSpec
+
+MODELS = ("diffusion", "vae")
+NET_PRESETS = ("tiny", "small", "base", "large")
+LIKELIHOODS = ("auto", "mse", "bce")
+SPECTRUM_NORMS = ("max", "log-max")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `matgen train` can be told; defaults suit a small GPU run."""
+
+    model: str = "diffusion"  # diffusion or vae
+    conditions: tuple[str, ...] = ()  # dataset conditions the model is conditioned on (any subset)
+    net: str = "small"  # network preset: tiny, small, base, large (large: diffusion only)
+    net_options: dict = field(default_factory=dict)  # UNetConfig / VAEConfig fields replacing the preset's
+    steps: int = 20_000  # optimizer steps (the length of the learning-rate schedule)
+    epochs: float | None = None  # if set, steps = ceil(epochs x training rows / batch_size)
+    batch_size: int = 32  # samples per optimizer step
+    lr: float = 2e-4  # peak learning rate of AdamW
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    warmup_steps: int = 500  # linear warm-up (at most a tenth of the run), then cosine decay
+    min_lr_ratio: float = 0.1  # the cosine decays to min_lr_ratio x lr
+    grad_clip: float = 1.0  # clip the global gradient norm to this (0: no clipping)
+    ema_decay: float = 0.999  # EMA of the weights; the horizon 1/(1 - decay) is capped at a tenth of the run
+    val_fraction: float = 0.1  # rows held out for the validation loss (0: none)
+    eval_every: int = 500  # validation loss (with the EMA weights) every this many steps, and at the end
+    log_every: int = 50  # a metrics.csv row every this many steps
+    checkpoint_every: int = 1000  # checkpoint/ (for --resume) every this many steps, and at the end
+    seed: int = 0  # seeds the split, the data order, the noise and the weights
+    device: str = "auto"  # auto (CUDA when available), cpu or cuda; bf16 autocast on CUDA only
+    # diffusion
+    prediction: str = "v"  # what the U-Net predicts: eps, x0 or v
+    schedule: str = "cosine"  # noise schedule: linear or cosine
+    timesteps: int = 1000  # training timesteps T
+    min_snr: float | None = 5.0  # min-SNR-gamma loss weighting (None: unit weights)
+    cond_drop: float = 0.15  # probability each condition is hidden per sample (classifier-free guidance)
+    # VAE
+    beta: float = 1.0  # weight of the KL term (beta-VAE)
+    kl_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to beta
+    free_bits: float = 0.0  # free bits, nats per latent dimension
+    likelihood: str = "auto"  # mse, bce (two-phase label maps), or auto (bce for two-phase label maps)
+    # data
+    circular: bool | None = None  # periodic padding; None: on for the built-in periodic micrographs
+    spectrum_norm: str = "max"  # spectra: max (s / max s) or log-max (log1p(1000 s / max s) / log1p(1000))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.conditions, str):
+            self.conditions = tuple(c.strip() for c in self.conditions.split(",") if c.strip())
+        self.conditions = tuple(self.conditions)
+        self.net_options = dict(self.net_options)
+
+    def check(self) -> "TrainConfig":
+        """Return self, or raise a MatgenError naming the bad option and its valid values."""
+        from matgen.generative import PREDICTIONS, SCHEDULES
+
+        choices = {"model": MODELS, "net": NET_PRESETS, "prediction": PREDICTIONS, "schedule": tuple(SCHEDULES),
+                   "likelihood": LIKELIHOODS, "spectrum_norm": SPECTRUM_NORMS}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise MatgenError(f"unknown {name} '{getattr(self, name)}'; choose from {', '.join(valid)}")
+        if self.model == "vae" and self.net == "large":
+            raise MatgenError("the VAE has presets tiny, small and base; --net large is for diffusion")
+        positive = {"steps": self.steps, "batch_size": self.batch_size, "eval_every": self.eval_every,
+                    "log_every": self.log_every, "checkpoint_every": self.checkpoint_every, "timesteps": self.timesteps}
+        for name, value in positive.items():
+            if not (isinstance(value, int) and value >= 1):
+                raise MatgenError(f"{name} must be a whole number >= 1, got {value}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise MatgenError(f"lr must be a positive number, got {self.lr}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise MatgenError(f"epochs must be positive, got {self.epochs}")
+        bounded = {"cond_drop": (self.cond_drop, 0.0, 0.99), "val_fraction": (self.val_fraction, 0.0, 0.5),
+                   "ema_decay": (self.ema_decay, 0.0, 0.999999), "min_lr_ratio": (self.min_lr_ratio, 0.0, 1.0)}
+        for name, (value, lo, hi) in bounded.items():
+            if not lo <= value <= hi:
+                raise MatgenError(f"{name} must be between {lo:g} and {hi:g}, got {value}")
+        for name in ("weight_decay", "grad_clip", "beta", "free_bits", "kl_warmup", "warmup_steps"):
+            if getattr(self, name) < 0:
+                raise MatgenError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.min_snr is not None and not self.min_snr > 0:
+            raise MatgenError(f"min_snr must be positive (or unset for unit weights), got {self.min_snr}")
+        if len(set(self.conditions)) != len(self.conditions):
+            raise MatgenError(f"a condition is named twice in {', '.join(self.conditions)}")
+        return self
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of the fields."""
+        d = asdict(self)
+        d["conditions"] = list(self.conditions)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "the config") -> "TrainConfig":
+        """The config with the fields in ``d`` (keys may use - for _); unknown keys raise a MatgenError."""
+        d = {str(k).replace("-", "_"): v for k, v in d.items()}
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise MatgenError(f"{where}: unknown option(s) {', '.join(unknown)}; the options are {', '.join(names)}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise MatgenError(f"{where}: {exc}") from None
+
+    def override(self, **values) -> "TrainConfig":
+        """A copy with the options that are not None replaced (command-line values over the file's)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def read_toml(path: str | Path) -> TrainConfig:
+    """The TrainConfig in a ``run.toml`` file (any subset of the fields).
+
+    Raises:
+        MatgenError: the file is missing, not TOML, or names an unknown option.
+    """
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise MatgenError("--config run.toml needs Python 3.11 or newer (tomllib)") from None
+    path = Path(path)
+    if not path.is_file():
+        raise MatgenError(f"{path}: no such config file; give a run.toml with training options")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MatgenError(f"{path}: not a valid TOML file ({exc})") from None
+    return TrainConfig.from_dict(data, where=str(path))
+
+
+@dataclass
+class ModelConfig:
+    """What a trained network is, enough to rebuild it without the training code; saved in config.json."""
+
+    kind: str  # diffusion or vae
+    net: dict  # UNetConfig (diffusion) or VAEConfig (vae) as a dict
+    conditions: list[ConditionSpec]  # one spec per condition, with unit and training range
+    cond_dim: int = 0  # width of the condition embedding (0: unconditional)
+    prediction: str = "v"  # diffusion: eps, x0 or v
+    schedule: str = "cosine"  # diffusion: linear or cosine
+    timesteps: int = 1000  # diffusion: training timesteps T
+    likelihood: str = ""  # vae: mse (Gaussian) or bce (Bernoulli on (x + 1) / 2); "" for diffusion
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["conditions"] = [c.to_dict() for c in self.conditions]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
+        d = dict(d)
+        d["conditions"] = [ConditionSpec.from_dict(c) for c in d.get("conditions", [])]
+        return cls(**d)

@@ -1,0 +1,346 @@
+"""The training loop: AdamW, warm-up + cosine learning rate, gradient clipping, EMA, validation, resume.
+
+One optimizer step (:func:`train_step`) draws its batch and its noise from pure functions of
+(seed, step) -- the data order is an endless stream of per-epoch permutations, the noise a
+generator seeded by (seed, step) -- so a run resumed from its checkpoint continues exactly as if
+it had never stopped: weights, AdamW moments, EMA, step and RNG states are all restored, and the
+learning rate is a pure function of the step. On a CPU ``train 20 steps`` and ``train 10 steps,
+interrupt, resume 10 steps`` give bit-identical weights (tests/test_train.py).
+
+EMA: torch's own :class:`~torch.optim.swa_utils.AveragedModel` with ``get_ema_multi_avg_fn``; its
+weights compute the validation loss and are what ``model.safetensors`` holds for sampling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from matgen.data import read
+from matgen.data.dataset import Dataset
+from matgen.data.split import split
+from matgen.errors import MatgenError
+from matgen.nets import random_drop_mask
+from matgen.train import run as rundir
+from matgen.train.config import ModelConfig, TrainConfig
+from matgen.train.models import VAEModel, build_model
+from matgen.train.plan import plan
+from matgen.train.prepare import DataSpec, condition_matrix, to_network
+
+Progress = Callable[[int, int, str], None]
+
+
+def no_progress(done: int, total: int, message: str) -> None:
+    """A progress callback that does nothing."""
+
+
+@dataclass
+class RunResult:
+    """What a call to :func:`train` or :func:`resume` did."""
+
+    run_dir: Path  # the run directory
+    steps: int  # optimizer steps done in total
+    loss: float | None  # the last logged training loss
+    val_loss: float | None  # the last validation loss (EMA weights); None without a validation part
+    samples_per_s: float  # training throughput of this call
+    metrics: list[dict] = field(default_factory=list)  # every metrics.csv row
+    warnings: list[str] = field(default_factory=list)  # e.g. VAE posterior collapse
+
+
+def learning_rate(step: int, lr: float, warmup_steps: int, total_steps: int, min_ratio: float = 0.1) -> float:
+    """Return the learning rate at 0-based ``step``.
+
+    1. warm-up, step < W:   lr (step + 1) / W
+    2. cosine decay:        lr (r + (1 - r) (1 + cos(pi p)) / 2),  p = (step - W) / (total - W)
+    3. past the end:        lr r      (r = ``min_ratio``)
+    """
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if step >= total_steps:
+        return lr * min_ratio
+    p = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return lr * (min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
+def schedule_lengths(config: TrainConfig, n_train: int) -> tuple[int, int, float]:
+    """Return (total steps, warm-up steps, EMA decay) for a run over ``n_train`` rows.
+
+    ``epochs`` (when set) gives steps = ceil(epochs n_train / batch_size); the warm-up is at most
+    a tenth of the run and the EMA horizon 1 / (1 - decay) at most a tenth of it too, so a short
+    run's EMA does not still average its first, untrained weights.
+    """
+    steps = config.steps if config.epochs is None else max(1, math.ceil(config.epochs * n_train / config.batch_size))
+    warmup = min(config.warmup_steps, steps // 10)
+    decay = min(config.ema_decay, max(0.0, 1.0 - 10.0 / steps))
+    return steps, warmup, decay
+
+
+def batch_indices(seed: int, step: int, n: int, batch_size: int) -> np.ndarray:
+    """Return the rows (batch_size,) of batch ``step``: positions step B .. (step + 1) B - 1 of an endless
+    stream of epoch permutations, epoch e being ``default_rng([seed, e]).permutation(n)``."""
+    rows, position = [], step * batch_size
+    while len(rows) < batch_size:
+        epoch, offset = divmod(position, n)
+        take = np.random.default_rng([seed, epoch]).permutation(n)[offset: offset + batch_size - len(rows)]
+        rows.extend(take.tolist())
+        position += len(take)
+    return np.asarray(rows)
+
+
+def step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
+    """Return the generator of step ``step``'s noise, timesteps and condition dropout: seeded by (seed, step)."""
+    state = int(np.random.SeedSequence([seed, step]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator(device).manual_seed(state)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available else CPU; a named device must exist."""
+    from matgen.builders.common import resolve_device as resolve
+
+    try:
+        return resolve(device)
+    except RuntimeError:
+        raise MatgenError(f"unknown device '{device}'; choose from auto, cpu, cuda (or cuda:N)") from None
+
+
+def _autocast(device: torch.device):
+    """bf16 autocast on CUDA; nothing on the CPU (where bf16 is slow and loses the resume bit-identity)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def objective(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, drop: torch.Tensor | None,
+              generator: torch.Generator, config: TrainConfig, step: int) -> torch.Tensor:
+    """Return the scalar training loss of one batch: weighted denoising loss, or the beta-VAE loss."""
+    if isinstance(model, VAEModel):
+        from matgen.generative.vae import kl_weight
+
+        beta = kl_weight(step, config.beta, config.kl_warmup)
+        return model.loss(x, cond, drop, generator, beta, config.free_bits)
+    return model.loss(x, cond, drop, generator, config.min_snr)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, cond: torch.Tensor,
+               config: TrainConfig, step: int, generator: torch.Generator) -> float:
+    """Do one optimizer step on the batch x (B, C, *S), cond (B, K); return its loss."""
+    model.train()
+    B, K = cond.shape
+    drop = random_drop_mask(B, K, config.cond_drop, generator, generator.device).to(x.device) if K else None
+    with _autocast(x.device):
+        loss = objective(model, x, cond, drop, generator, config, step)
+    if not torch.isfinite(loss):
+        raise MatgenError(f"the training loss became {loss.item()} at step {step + 1}; lower --lr or check the data")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, config: TrainConfig) -> tuple[float, str | None]:
+    """Return (validation loss, warning) with fixed noise, so successive values compare.
+
+    Diffusion: the training objective without condition dropout. VAE: the negative ELBO
+    (beta = 1, no free bits), nats per sample, and a posterior-collapse warning from the active
+    units of the validation set (or None).
+    """
+    model.eval()
+    generator = torch.Generator(x.device).manual_seed(config.seed + 1)
+    total, mus = 0.0, []
+    for start in range(0, len(x), config.batch_size):
+        xb, cb = x[start: start + config.batch_size], cond[start: start + config.batch_size]
+        with _autocast(x.device):
+            if isinstance(model, VAEModel):
+                loss, mu = model.negative_elbo(xb, cb, generator)
+                mus.append(mu.float())
+            else:
+                loss = model.loss(xb, cb, None, generator, config.min_snr)
+        total += float(loss) * len(xb)
+    warning = None
+    if mus and len(x) >= 2:
+        from matgen.generative.vae import active_units, posterior_collapse_warning
+
+        active, _ = active_units(torch.cat(mus))
+        warning = posterior_collapse_warning(active, mus[0].shape[1])
+    return total / len(x), warning
+
+
+def _split(ds: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | None]:
+    if config.val_fraction == 0 or len(ds) < 4:
+        return ds, None
+    parts = split(ds, (1.0 - config.val_fraction, config.val_fraction), seed=config.seed)
+    return parts["train"], (parts["val"] if len(parts["val"]) else None)
+
+
+def _tensors(part: Dataset, model: ModelConfig, data: DataSpec, device: torch.device):
+    x = torch.as_tensor(to_network(part.signals, data)).to(device)  # (N, C, *S)
+    cond = torch.as_tensor(condition_matrix(part, model.conditions)).to(device)  # (N, K)
+    return x, cond
+
+
+def train(data_path: str | Path, config: TrainConfig, run_dir: str | Path, progress: Progress = no_progress,
+          force: bool = False) -> RunResult:
+    """Train a model on the dataset file ``data_path`` into ``run_dir``; return what was done.
+
+    Raises:
+        MatgenError: ``run_dir`` already holds a run (without ``force``), the dataset is unreadable,
+            a condition is unknown (the message lists the dataset's), or an option is invalid.
+    """
+    config.check()
+    run_dir = Path(run_dir)
+    if (run_dir / rundir.CONFIG).exists() and not force:
+        raise MatgenError(f"{run_dir} already holds a run; continue it with --resume or pass --force to start afresh")
+    ds = read(data_path)
+    train_part, val_part = _split(ds, config)
+    model_config, data = plan(ds, train_part, str(Path(data_path).resolve()), rundir.file_sha256(data_path), config)
+    data.n_train, data.n_val = len(train_part), 0 if val_part is None else len(val_part)
+    for stale in (rundir.WEIGHTS, rundir.METRICS):
+        (run_dir / stale).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / rundir.CHECKPOINT, ignore_errors=True)
+    rundir.write_config(run_dir, model_config, data, config)
+    return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False)
+
+
+def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int | None = None,
+           epochs: float | None = None, device: str | None = None, progress: Progress = no_progress) -> RunResult:
+    """Continue the run in ``run_dir`` from its checkpoint, exactly where it stopped.
+
+    Args:
+        data_path: the training data (default: the path in config.json); its SHA-256 must match.
+        steps, epochs: a new run length (the cosine schedule is stretched from here on, so the
+            result is no longer identical to a run of that length from scratch).
+        device: where to continue (default: as configured).
+
+    Raises:
+        MatgenError: no run or no checkpoint there, or the data file changed.
+    """
+    run_dir = Path(run_dir)
+    model_config, data, config, _ = rundir.read_config(run_dir)
+    path = Path(data_path) if data_path is not None else Path(data.path)
+    if not path.is_file():
+        raise MatgenError(f"{path}: the run's training data is missing; give its new path as DATA")
+    if rundir.file_sha256(path) != data.sha256:
+        raise MatgenError(f"{path} is not the file this run trained on (its SHA-256 differs from config.json); "
+                          "resume with the original data")
+    if steps is not None or epochs is not None:
+        config = config.override(steps=steps, epochs=epochs)
+        if steps is not None and epochs is None:
+            config.epochs = None
+    config = config.override(device=device).check()
+    ds = read(path)
+    train_part, val_part = _split(ds, config)
+    rundir.write_config(run_dir, model_config, data, config)
+    return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=True)
+
+
+def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_config: ModelConfig, data: DataSpec,
+         config: TrainConfig, progress: Progress, resume: bool) -> RunResult:
+    """Run the optimizer steps (fresh or from the checkpoint) with logging, evaluation and checkpoints."""
+    device = resolve_device(config.device)
+    total, warmup, decay = schedule_lengths(config, len(train_part))
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):  # the caller's global RNG is left as it was
+        torch.manual_seed(config.seed)
+        model = build_model(model_config).to(device)
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        x_train, c_train = _tensors(train_part, model_config, data, device)
+        x_val, c_val = _tensors(val_part, model_config, data, device) if val_part is not None else (None, None)
+        start, rows, acc = 0, [], [0.0, 0]
+        if resume:
+            state = rundir.load_checkpoint(run_dir, model, ema, optimizer)
+            start, acc = int(state["step"]), [float(state["loss_sum"]), int(state["loss_count"])]
+            rows = [r for r in rundir.read_metrics(run_dir) if r["step"] <= start]
+        loop = _Loop(run_dir, model, ema, optimizer, config, total, warmup, progress)
+        return loop.run(start, rows, acc, x_train, c_train, x_val, c_val)
+
+
+class _Loop:
+    """The stateful part of a training call: steps, metrics rows, checkpoints."""
+
+    def __init__(self, run_dir, model, ema, optimizer, config: TrainConfig, total: int, warmup: int, progress):
+        self.run_dir, self.model, self.ema, self.optimizer = run_dir, model, ema, optimizer
+        self.config, self.total, self.warmup, self.progress = config, total, warmup, progress
+        self.warnings: list[str] = []
+
+    def save(self, step: int, acc: list) -> None:
+        rundir.save_checkpoint(self.run_dir, self.model, self.ema, self.optimizer,
+                               {"step": step, "loss_sum": acc[0], "loss_count": acc[1], "total_steps": self.total})
+        rundir.save_tensors(self.run_dir / rundir.WEIGHTS, self.ema.module.state_dict(),
+                            {"format": rundir.RUN_FORMAT, "step": str(step), "weights": "ema"})
+
+    def run(self, start, rows, acc, x_train, c_train, x_val, c_val) -> RunResult:
+        c, device = self.config, x_train.device
+        n, B = len(x_train), c.batch_size
+        consistent, done, saved = True, start, start
+        clock, seen, t0, trained = time.perf_counter(), 0, time.perf_counter(), 0
+        message = f"resumed at step {start}" if start else "training"
+        self.progress(start, self.total, message)
+        try:
+            for step in range(start, self.total):
+                lr = learning_rate(step, c.lr, self.warmup, self.total, c.min_lr_ratio)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                index = torch.as_tensor(batch_indices(c.seed, step, n, B), device=device)
+                consistent = False
+                loss = train_step(self.model, self.optimizer, x_train[index], c_train[index], c, step,
+                                  step_generator(c.seed, step, device))
+                self.ema.update_parameters(self.model)
+                done = step + 1
+                acc[0] += loss
+                acc[1] += 1
+                seen, trained = seen + B, trained + B
+                last = done == self.total
+                evaluate_now = x_val is not None and (done % c.eval_every == 0 or last)
+                if done % c.log_every == 0 or evaluate_now or last:
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    now = time.perf_counter()
+                    row = {"step": done, "loss": acc[0] / acc[1], "val_loss": None, "lr": lr,
+                           "samples_per_s": round(seen / max(now - clock, 1e-9), 2)}
+                    if evaluate_now:
+                        row["val_loss"], warning = evaluate(self.ema.module, x_val, c_val, c)
+                        if warning and last:
+                            self.warnings.append(warning)
+                    rows.append(row)
+                    rundir.write_metrics(self.run_dir, rows)
+                    acc[:] = [0.0, 0]
+                    clock, seen = time.perf_counter(), 0
+                    message = _message(rows)
+                consistent = True  # the step, its EMA update and its metrics row are all done
+                if done % c.checkpoint_every == 0 or last:
+                    self.save(done, acc)
+                    saved = done
+                self.progress(done, self.total, message)
+        except KeyboardInterrupt:
+            if consistent and done > saved:  # never save a half-done step (e.g. a half-applied AdamW update)
+                self.save(done, acc)
+            raise
+        logged = [r for r in rows if r.get("loss") is not None]
+        vals = [r["val_loss"] for r in rows if r.get("val_loss") is not None]
+        elapsed = time.perf_counter() - t0
+        return RunResult(self.run_dir, done, logged[-1]["loss"] if logged else None, vals[-1] if vals else None,
+                         trained / elapsed if trained else 0.0, rows, self.warnings)
+
+
+def _message(rows: list[dict]) -> str:
+    """``loss 0.0412 val 0.0398 812/s`` from the latest rows."""
+    last = rows[-1]
+    val = next((r["val_loss"] for r in reversed(rows) if r.get("val_loss") is not None), None)
+    text = f"loss {last['loss']:.4g}"
+    if val is not None:
+        text += f" val {val:.4g}"
+    return text + f" {last['samples_per_s']:.0f}/s"
