@@ -20,7 +20,9 @@ from matgen.sample import interpolate, resolve_targets, sample
 from matgen.train import TrainConfig, load_run, train
 from matgen.train.run import file_sha256, save_tensors
 
-from test_train import TINY, TINY_VAE, assert_one_line_error, one_thread, toy_dataset  # noqa: F401
+from test_train import TINY, TINY_VAE, assert_one_line_error, toy_dataset
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # small nets: one thread (tests/conftest.py)
 
 runner = CliRunner()
 

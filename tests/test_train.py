@@ -31,13 +31,7 @@ TINY = dict(net="tiny", net_options={"base_channels": 8, "channel_mults": [1, 2]
 TINY_VAE = dict(TINY, model="vae", net_options={"base_channels": 8, "channel_mults": [1, 2], "latent_dim": 8})
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: the CI machine has two loaded cores, and threads fighting over them is slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small nets: one thread (tests/conftest.py)
 
 
 def toy_dataset(n: int = 48, size: int = 16, seed: int = 0, builder: str = "spinodal") -> Dataset:
