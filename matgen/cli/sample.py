@@ -1,5 +1,8 @@
 """`matgen sample RUN -o OUT.h5 --target-NAME VALUE ...` and `matgen interpolate RUN ...`: thin calls into matgen.sample.
 
+``--regressor REG_RUN --regressor-scale S`` adds regressor guidance: the targets of the regressor's
+conditions steer the diffusion sampler (see :mod:`matgen.sample.regressor`).
+
 The target options depend on the run (its conditions), which the command line cannot know
 before it reads the run, so the command accepts unknown ``--target-NAME VALUE`` arguments
 (``TARGET_OPTIONS`` context settings) and parses them itself; ``--target NAME=VALUE`` is the
@@ -77,6 +80,14 @@ def sample(
                                        "[0, 1] before thresholding at 0.5.")] = False,
     list_targets: Annotated[bool, typer.Option("--list-targets", help="List the run's target names with units and "
                                                "training ranges, then exit.")] = False,
+    regressor: Annotated[Optional[Path], typer.Option(
+        help="A regressor run (matgen train --model regressor) that steers the diffusion sampler towards the targets "
+             "of its conditions (regressor guidance); targets of the run's own conditions still condition it. Both "
+             "runs must share the data's shape and normalisation and the noise schedule.", show_default=False)] = None,
+    regressor_scale: Annotated[Optional[float], typer.Option(
+        help="Regressor guidance scale s: the pull towards the regressor's targets, whose likelihood width is one "
+             "training standard deviation of each property; 0 = none (default 1 with --regressor).",
+        show_default=False)] = None,
     force: Force = False,
 ) -> None:
     """Sample candidates from a trained run for target conditions: matgen sample RUN -o OUT.h5 --target-NAME VALUE ..."""
@@ -85,11 +96,16 @@ def sample(
     from matgen.train import load_run
 
     targets = parse_target_args(list(ctx.args), target or [])
+    if regressor_scale is not None and regressor is None:
+        raise MatgenError("--regressor-scale needs --regressor REG_RUN, a run trained with "
+                          "`matgen train DATA.h5 --model regressor --condition NAME -o REG_RUN`")
     if list_targets:
         from matgen.train.run import read_config
 
         model_config, _, _, _ = read_config(run_dir)
         _print_targets(console, model_config.conditions)
+        if regressor is not None:
+            _print_targets(console, read_config(regressor)[0].conditions, "targets the regressor steers")
         return
     if output is None:
         raise MatgenError("give the file to write: matgen sample RUN -o SAMPLES.h5 (or --list-targets to see the targets)")
@@ -100,9 +116,10 @@ def sample(
     from matgen.sample.plot import plot_samples
 
     run = load_run(run_dir, device=_device(device))
+    scale = 1.0 if regressor_scale is None else regressor_scale
     with progress_bar("sampling") as progress:
         result = sample_run(run, targets, n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
-                            batch_size=batch_size, progress=progress)
+                            batch_size=batch_size, progress=progress, regressor=regressor, regressor_scale=scale)
     print_warnings(result.warnings)
     write(output, result.dataset)
     console.print(f"[green]sampled[/green] {n} {result.dataset.kind} row(s) → {output} ({result.dataset.attrs['sampler']}"
@@ -111,9 +128,14 @@ def sample(
         grey_path = write(output.with_name(output.stem + "-grey.h5"), result.grey)
         console.print(f"grey maps → {grey_path}", highlight=False)
     if png:
-        title = f"{run.kind} samples · {describe_given(run.conditions, targets)}"
+        from matgen.train.run import read_config
+
+        specs = list(run.conditions) + (read_config(regressor)[0].conditions if regressor is not None else [])
+        title = f"{run.kind} samples · {describe_given(specs, targets)}"
         if run.kind == "diffusion":
             title += f" · {sampler}, {steps} steps, w = {guidance:g}"
+        if regressor is not None:
+            title += f", regressor s = {scale:g}"
         console.print(f"picture {plot_samples(result.dataset, output.with_suffix('.png'), title)}", highlight=False)
 
 
@@ -181,7 +203,7 @@ def _device(device: str):
     return resolve_device(device)
 
 
-def _print_targets(console, specs) -> None:
+def _print_targets(console, specs, title: str = "targets") -> None:
     from rich.table import Table
 
     from matgen.sample.targets import option_name
@@ -189,7 +211,7 @@ def _print_targets(console, specs) -> None:
     if not specs:
         console.print("this model is unconditional: it takes no targets")
         return
-    table = Table(title="targets", title_justify="left")
+    table = Table(title=title, title_justify="left")
     for column in ("option", "condition", "unit", "trained on"):
         table.add_column(column)
     for s in specs:

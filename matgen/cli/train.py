@@ -1,4 +1,4 @@
-"""`matgen train DATA.h5 -o RUN`: train a conditional diffusion model or VAE; the body is one library call.
+"""`matgen train DATA.h5 -o RUN`: train a conditional diffusion model, a VAE or a guidance regressor; one library call.
 
 Options come from, in rising order: the TrainConfig defaults, ``--config run.toml``, the command
 line. Library imports happen inside the command so that `matgen --help` stays fast.
@@ -28,10 +28,13 @@ def train(
                                  "checkpoint/ (for --resume).", "--output", "-o")],
     data: Annotated[Optional[Path], typer.Argument(help="Training dataset (.h5); with --resume it defaults to the run's.",
                                                    show_default=False)] = None,
-    model: Annotated[Optional[str], _opt("diffusion (U-Net denoiser) or vae (conditional VAE). Default diffusion.")] = None,
+    model: Annotated[Optional[str], _opt("diffusion (U-Net denoiser), vae (conditional VAE) or regressor (predicts the "
+                                         "--condition properties from noisy inputs, for `matgen sample --regressor`). "
+                                         "Default diffusion.")] = None,
     condition: Annotated[Optional[List[str]], _opt(
         "Dataset condition(s) to condition on, comma-separated or repeated (e.g. density,anneal_time); any subset; "
-        "their units and training ranges are stored in the run. `matgen data info DATA` lists them.",
+        "their units and training ranges are stored in the run. A regressor predicts them instead (continuous "
+        "ones only). `matgen data info DATA` lists them.",
         "--condition", "-c")] = None,
     config: Annotated[Optional[Path], _opt("A run.toml of training options (any TrainConfig field, plus a "
                                            "[net_options] table); command-line options override it.")] = None,
@@ -39,7 +42,8 @@ def train(
                                          "stopped (weights, optimizer, EMA, RNG, data order). Only --steps, --epochs "
                                          "and --device may change.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Start afresh in an --output that already holds a run.")] = False,
-    net: Annotated[Optional[str], _opt("Network size: tiny (CPU tests), small, base or large (diffusion only). Default small.")] = None,
+    net: Annotated[Optional[str], _opt("Network size: tiny (CPU tests), small, base or large (diffusion only). "
+                                       "Default small.")] = None,
     steps: Annotated[Optional[int], _opt("Optimizer steps (default 20000).")] = None,
     epochs: Annotated[Optional[float], _opt("Train for this many passes over the training rows instead of --steps.")] = None,
     batch_size: Annotated[Optional[int], _opt("Samples per step (default 32).")] = None,
@@ -55,7 +59,8 @@ def train(
     seed: Annotated[Optional[int], _opt("Seed of the split, data order, noise and initial weights (default 0).")] = None,
     device: Annotated[Optional[str], _opt("auto (CUDA when available), cpu or cuda; bf16 autocast on CUDA (default auto).")] = None,
     prediction: Annotated[Optional[str], _opt("Diffusion: what the U-Net predicts, eps, x0 or v (default v).")] = None,
-    schedule: Annotated[Optional[str], _opt("Diffusion: noise schedule, linear or cosine (default cosine).")] = None,
+    schedule: Annotated[Optional[str], _opt("Diffusion and regressor: noise schedule, linear or cosine (default "
+                                            "cosine); a regressor must share its diffusion run's.")] = None,
     min_snr: Annotated[Optional[float], _opt("Diffusion: min-SNR-gamma loss weighting; 0 = unit weights (default 5).")] = None,
     cond_drop: Annotated[Optional[float], _opt("Probability each condition is hidden per sample in training, for "
                                                "classifier-free guidance and partial targets (default 0.15).")] = None,
@@ -68,7 +73,7 @@ def train(
     spectrum_norm: Annotated[Optional[str], _opt("Spectra, per spectrum: max (s / max s) or log-max "
                                                  "(log1p(1000 s / max s) / log1p(1000)) (default max).")] = None,
 ) -> None:
-    """Train a conditional diffusion model or VAE on a matgen dataset; Ctrl-C saves a checkpoint for --resume."""
+    """Train a conditional diffusion model, VAE or guidance regressor on a matgen dataset; Ctrl-C saves a checkpoint."""
     from matgen.cli.progress import progress_bar
     from matgen.train import TrainConfig, read_toml
     from matgen.train import resume as resume_run

@@ -9,7 +9,8 @@ can be regenerated alone (``n=1, seed=seed + i``) whatever the batch size. The d
     x0 = sampler(D_w, x, sigmas, cond)                           # D_w: classifier-free guided denoiser
 
 and the output is turned back into the training data's form (label maps thresholded, spectra
-cropped and de-normalised) by :func:`matgen.train.prepare.from_network`.
+cropped and de-normalised) by :func:`matgen.train.prepare.from_network`. With a regressor run,
+D_w is further steered towards the regressor's targets (:mod:`matgen.sample.regressor`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
 from matgen.generative import get_sampler, per_sample_noise, sampling_sigmas, seeded_generators
 from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
-from matgen.sample.targets import TargetValue, resolve_targets
+from matgen.sample import regressor as steering
+from matgen.sample.targets import TargetValue, resolve_targets, split_targets
 from matgen.train.models import VAEModel
 from matgen.train.prepare import condition_matrix, from_network, to_network
 from matgen.train.run import Run, load_run
@@ -76,6 +78,8 @@ def sample(
     device: str | None = None,
     spacing: str | None = None,
     progress: Progress = no_progress,
+    regressor: Run | str | os.PathLike | None = None,
+    regressor_scale: float = 1.0,
 ) -> SampleResult:
     """Return n samples of a trained run for the given targets (NaN / absent = not conditioned).
 
@@ -91,15 +95,26 @@ def sample(
         batch_size: samples per network call (does not change the samples).
         device: auto, cpu or cuda (default: where the run's model is).
         spacing: sigma grid (trailing, leading, karras); default per sampler (DEFAULT_SPACING).
+        regressor: a regressor run (or its directory) that steers the diffusion sampler towards
+            the targets of its conditions; the targets of the run's own conditions still go to
+            its condition encoder (and classifier-free guidance). A target may be in both.
+        regressor_scale: regressor guidance scale s (0: unsteered); see :mod:`matgen.sample.regressor`.
 
     Raises:
         MatgenError: unknown target names or categories (listing the valid ones), a bad sampler
-            or step count.
+            or step count, a regressor run that does not fit the run, or a regressor for a VAE run.
     """
     run = _run(run, device)
+    if run.kind == "regressor":
+        raise MatgenError(f"{run.path} is a regressor run: it steers sampling rather than generating; sample from a "
+                          "diffusion run and pass this one as --regressor")
     if n < 1 or batch_size < 1:
         raise MatgenError(f"n and batch size must be at least 1, got n={n}, batch size={batch_size}")
-    values, warnings = resolve_targets(run.conditions, targets, n)
+    reg = None
+    if regressor is not None:
+        regressor_scale = steering.check_scale(regressor_scale)
+        reg = steering.load_regressor(regressor, run)
+    values, steer_values, warnings = _resolve(run, reg, targets, n)
     model = run.model.eval()
     p = next(model.parameters())
     shape = (run.data.channels, *run.data.shape)
@@ -131,17 +146,55 @@ def sample(
                 def callback(i: int, total: int, b=b) -> None:
                     progress(b * total + i + 1, len(batches) * total, f"samples {idx[0]}..{idx[-1]}, step {i + 1}/{total}")
 
-                x = sampler_fn(denoiser, x, sigmas, cond, generator=gens, callback=callback)
+                guided = denoiser
+                if steer_values is not None:
+                    guided = steering.steered(denoiser, reg, steer_values[idx], regressor_scale)
+                x = sampler_fn(guided, x, sigmas, cond, generator=gens, callback=callback)
             out.append(x.float().cpu().numpy())
     x = np.concatenate(out)  # (n, C, *S)
     provenance = {"sampler": sampler_name, "steps": steps, "guidance": float(guidance), "spacing": spacing,
                   "targets": json.dumps({k: _jsonable(v) for k, v in (targets or {}).items()}, default=str)}
+    specs, roles = list(run.conditions), dict(run.data.roles)
+    if reg is not None:
+        provenance.update(regressor_run=str(Path(reg.path).resolve()), regressor_sha256=reg.weights_sha256,
+                          regressor_scale=regressor_scale)
+        specs, roles, values = _with_steered(run, reg, values, steer_values)
     ids = [f"sample-{seed + i}" for i in range(n)]
     sources = [f"matgen sample {run.path} seed {seed + i}" for i in range(n)]
-    result = SampleResult(_dataset(run, from_network(x, run.data), values, ids, sources, seed, provenance), warnings)
+    rows = dict(ids=ids, sources=sources, seed=seed, provenance=provenance, specs=specs, roles=roles)
+    result = SampleResult(_dataset(run, from_network(x, run.data), values, **rows), warnings)
     if run.data.norm == "labels":
-        result.grey = _dataset(run, from_network(x, run.data, grey=True), values, ids, sources, seed, provenance)
+        result.grey = _dataset(run, from_network(x, run.data, grey=True), values, **rows)
     return result
+
+
+def _resolve(run: Run, reg: Run | None, targets: Mapping[str, TargetValue] | None,
+             n: int) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Return the run's condition values (n, K), the regressor's targets (n, P) (None: nothing to steer), warnings."""
+    if reg is None:
+        values, warnings = resolve_targets(run.conditions, targets, n)
+        return values, None, warnings
+    own, steered = split_targets(run.conditions, reg.conditions, targets)
+    values, warnings = resolve_targets(run.conditions, own, n)
+    steer_values, more = resolve_targets(reg.conditions, steered, n)
+    warnings += [w for w in more if w not in warnings]  # a target of both is checked against both ranges
+    if np.isnan(steer_values).all():
+        names = ", ".join(s.name for s in reg.conditions)
+        warnings.append(f"no target given for the regressor's {names}: sampled without regressor guidance")
+        steer_values = None
+    return values, steer_values, warnings
+
+
+def _with_steered(run: Run, reg: Run, values: np.ndarray,
+                  steer_values: np.ndarray | None) -> tuple[list, dict, np.ndarray]:
+    """Return (specs, roles, values (n, K + P')) of the rows: the run's conditions, then the regressor's others."""
+    own = {s.name for s in run.conditions}
+    extra = [k for k, s in enumerate(reg.conditions) if s.name not in own]
+    specs = list(run.conditions) + [reg.conditions[k] for k in extra]
+    roles = {**run.data.roles, **{reg.conditions[k].name: reg.data.roles.get(reg.conditions[k].name, "property")
+                                  for k in extra}}
+    steer_values = np.full((len(values), len(reg.conditions)), np.nan) if steer_values is None else steer_values
+    return specs, roles, np.concatenate([values, steer_values[:, extra]], axis=1)
 
 
 def interpolate(
@@ -210,12 +263,16 @@ def _jsonable(value: TargetValue):
     return value
 
 
-def _dataset(run: Run, signals: np.ndarray, values: np.ndarray, ids, sources, seed: int, provenance: dict) -> Dataset:
-    """The generated rows as a matgen dataset: the model's conditions as targets (NaN = not given) and provenance."""
+def _dataset(run: Run, signals: np.ndarray, values: np.ndarray, ids, sources, seed: int, provenance: dict,
+             specs: list | None = None, roles: dict | None = None) -> Dataset:
+    """The generated rows as a matgen dataset: the targets (NaN = not given) of ``specs`` (default the model's
+    conditions) as conditions with their ``roles`` (default the training data's), and provenance."""
     data = run.data
+    specs = run.conditions if specs is None else specs
+    roles = data.roles if roles is None else roles
     conditions = {}
-    for k, spec in enumerate(run.conditions):
-        role = data.roles.get(spec.name, "property")
+    for k, spec in enumerate(specs):
+        role = roles.get(spec.name, "property")
         about = "target given to the generator (NaN / unknown = not conditioned)"
         if spec.kind == "categorical":
             codes = np.where(np.isnan(values[:, k]), -1, values[:, k]).astype(np.int32)

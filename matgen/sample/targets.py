@@ -10,6 +10,8 @@ A target value is one of
 
 Names may use - for _ (``anneal-time`` is ``anneal_time``), as the command line writes them.
 A continuous target outside the training range still samples, with a warning (extrapolation).
+With regressor guidance, :func:`split_targets` hands each target to the model's conditions, to
+the regressor's (which steers it), or to both.
 """
 
 from __future__ import annotations
@@ -119,6 +121,27 @@ def resolve_targets(specs: Sequence[ConditionSpec], targets: Mapping[str, Target
             warnings.append(f"target {name} = {outside[0]:g}{unit} is outside the training range "
                             f"{spec.minimum:.4g}..{spec.maximum:.4g}{unit}: extrapolating, samples may miss it")
     return values, warnings
+
+
+def split_targets(specs: Sequence[ConditionSpec], steered: Sequence[ConditionSpec],
+                  targets: Mapping[str, TargetValue] | None) -> tuple[dict, dict]:
+    """Return (the targets of the model's conditions, those of a regressor's ``steered`` ones); a name may be both.
+
+    Raises:
+        MatgenError: a target that is neither (the message lists both sets with units and ranges).
+    """
+    own, steer = {}, {}
+    mine, theirs = {s.name for s in specs}, {s.name for s in steered}
+    for raw_name, value in (targets or {}).items():
+        name = raw_name.replace("-", "_")
+        if name not in mine | theirs:
+            raise MatgenError(f"unknown target '{raw_name}'; this model takes: {valid_targets(specs)}; "
+                              f"the regressor steers: {valid_targets(steered)}")
+        if name in mine:
+            own[raw_name] = value
+        if name in theirs:
+            steer[raw_name] = value
+    return own, steer
 
 
 def describe_given(specs: Sequence[ConditionSpec], targets: Mapping[str, TargetValue] | None) -> str:

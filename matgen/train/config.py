@@ -8,7 +8,7 @@ Both are dataclasses saved as JSON in the run's ``config.json``; a ``run.toml`` 
     net = "small"
     steps = 20000
     lr = 2e-4
-    [net_options]            # UNetConfig / VAEConfig fields replacing the preset's
+    [net_options]            # UNetConfig / VAEConfig / RegressorConfig fields replacing the preset's
     base_channels = 48
 """
 
@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from matgen.errors import MatgenError
 from matgen.nets.embeddings import ConditionSpec
 
-MODELS = ("diffusion", "vae")
+MODELS = ("diffusion", "vae", "regressor")
 NET_PRESETS = ("tiny", "small", "base", "large")
 LIKELIHOODS = ("auto", "mse", "bce")
 SPECTRUM_NORMS = ("max", "log-max")
@@ -32,10 +32,10 @@ SPECTRUM_NORMS = ("max", "log-max")
 class TrainConfig:
     """Everything `matgen train` can be told; defaults suit a small GPU run."""
 
-    model: str = "diffusion"  # diffusion or vae
-    conditions: tuple[str, ...] = ()  # dataset conditions the model is conditioned on (any subset)
+    model: str = "diffusion"  # diffusion, vae, or regressor (predicts continuous conditions from noisy x_t)
+    conditions: tuple[str, ...] = ()  # dataset conditions conditioned on (any subset), or a regressor's outputs
     net: str = "small"  # network preset: tiny, small, base, large (large: diffusion only)
-    net_options: dict = field(default_factory=dict)  # UNetConfig / VAEConfig fields replacing the preset's
+    net_options: dict = field(default_factory=dict)  # UNet/VAE/RegressorConfig fields replacing the preset's
     steps: int = 20_000  # optimizer steps (the length of the learning-rate schedule)
     epochs: float | None = None  # if set, steps = ceil(epochs x training rows / batch_size)
     batch_size: int = 32  # samples per optimizer step
@@ -51,7 +51,7 @@ class TrainConfig:
     checkpoint_every: int = 1000  # checkpoint/ (for --resume) every this many steps, and at the end
     seed: int = 0  # seeds the split, the data order, the noise and the weights
     device: str = "auto"  # auto (CUDA when available), cpu or cuda; bf16 autocast on CUDA only
-    # diffusion
+    # diffusion (the regressor shares schedule and timesteps: it learns on the same noisy x_t)
     prediction: str = "v"  # what the U-Net predicts: eps, x0 or v
     schedule: str = "cosine"  # noise schedule: linear or cosine
     timesteps: int = 1000  # training timesteps T
@@ -81,8 +81,12 @@ class TrainConfig:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise MatgenError(f"unknown {name} '{getattr(self, name)}'; choose from {', '.join(valid)}")
-        if self.model == "vae" and self.net == "large":
-            raise MatgenError("the VAE has presets tiny, small and base; --net large is for diffusion")
+        if self.model in ("vae", "regressor") and self.net == "large":
+            what = "the VAE" if self.model == "vae" else "the regressor"
+            raise MatgenError(f"{what} has presets tiny, small and base; --net large is for diffusion")
+        if self.model == "regressor" and not self.conditions:
+            raise MatgenError("a regressor predicts continuous conditions: name them with --condition, e.g. "
+                              "--condition modulus,density")
         positive = {"steps": self.steps, "batch_size": self.batch_size, "eval_every": self.eval_every,
                     "log_every": self.log_every, "checkpoint_every": self.checkpoint_every, "timesteps": self.timesteps}
         for name, value in positive.items():
@@ -154,13 +158,13 @@ def read_toml(path: str | Path) -> TrainConfig:
 class ModelConfig:
     """What a trained network is, enough to rebuild it without the training code; saved in config.json."""
 
-    kind: str  # diffusion or vae
-    net: dict  # UNetConfig (diffusion) or VAEConfig (vae) as a dict
+    kind: str  # diffusion, vae or regressor
+    net: dict  # UNetConfig (diffusion), VAEConfig (vae) or RegressorConfig (regressor) as a dict
     conditions: list[ConditionSpec]  # one spec per condition, with unit and training range
     cond_dim: int = 0  # width of the condition embedding (0: unconditional)
-    prediction: str = "v"  # diffusion: eps, x0 or v
-    schedule: str = "cosine"  # diffusion: linear or cosine
-    timesteps: int = 1000  # diffusion: training timesteps T
+    prediction: str = "v"  # diffusion: eps, x0 or v ("" for a regressor)
+    schedule: str = "cosine"  # diffusion and regressor: linear or cosine
+    timesteps: int = 1000  # diffusion and regressor: training timesteps T
     likelihood: str = ""  # vae: mse (Gaussian) or bce (Bernoulli on (x + 1) / 2); "" for diffusion
 
     def to_dict(self) -> dict:

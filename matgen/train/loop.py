@@ -122,7 +122,7 @@ def _autocast(device: torch.device):
 
 def objective(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, drop: torch.Tensor | None,
               generator: torch.Generator, config: TrainConfig, step: int) -> torch.Tensor:
-    """Return the scalar training loss of one batch: weighted denoising loss, or the beta-VAE loss."""
+    """Return the scalar training loss of one batch: weighted denoising loss, beta-VAE loss, or regressor MSE."""
     if isinstance(model, VAEModel):
         from matgen.generative.vae import kl_weight
 
@@ -153,7 +153,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
 def evaluate(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, config: TrainConfig) -> tuple[float, str | None]:
     """Return (validation loss, warning) with fixed noise, so successive values compare.
 
-    Diffusion: the training objective without condition dropout. VAE: the negative ELBO
+    Diffusion and regressor: the training objective without condition dropout. VAE: the negative ELBO
     (beta = 1, no free bits), nats per sample, and a posterior-collapse warning from the active
     units of the validation set (or None).
     """

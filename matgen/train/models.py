@@ -1,13 +1,22 @@
-"""The two trainable models, each a network + condition encoder (+ noise schedule) built from a ModelConfig.
+"""The trainable models, each a network (+ condition encoder, + noise schedule) built from a ModelConfig.
 
 * :class:`DiffusionModel`: a U-Net denoiser trained with :func:`matgen.generative.diffusion_loss`;
   ``model.denoiser(w)`` is the VE denoiser D(x, sigma, cond) every sampler runs, with
   classifier-free guidance of weight w when the model is conditional.
 * :class:`VAEModel`: a :class:`matgen.generative.vae.ConditionalVAE` on the same normalised
   signals; with the Bernoulli likelihood it works on u = (x + 1) / 2 in [0, 1] and hands x back.
+* :class:`RegressorModel`: a :class:`matgen.nets.Regressor` that predicts the standardised
+  continuous conditions z = (y - mean) / std from x_t at a random timestep of the diffusion
+  schedule; ``model.predictor()`` reads it at a VE noise level, for regressor guidance.
+  Its output is preconditioned, z_hat = sqrt(alpha_bar_t) net(x_t, t): as the signal fades,
+  E[z | x_t] shrinks to the mean (0) like sqrt(alpha_bar_t) (exactly so for Gaussian data), and
+  a network cannot learn a sensitivity to x_t that falls by orders of magnitude over the last
+  few timesteps of the cosine schedule. Without the factor its spurious gradient at the highest
+  noise levels, multiplied by sigma^2 in the guided denoiser, swamps sampling.
 
-Both take condition values (B, K) in the conditions' units (categorical: codes), NaN = not
-given, and a drop mask (B, K) for condition dropout. ``build_model(config)`` makes either.
+All take condition values (B, K) in the conditions' units (categorical: codes), NaN = not
+given, and a drop mask (B, K) for condition dropout (which the regressor ignores: its conditions
+are labels, never hidden). ``build_model(config)`` makes any of them.
 """
 
 from __future__ import annotations
@@ -15,9 +24,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from matgen.generative import classifier_free_guidance, diffusion_loss, get_schedule, vp_denoiser
+from matgen.generative import (
+    alpha_bar_from_sigma, classifier_free_guidance, diffusion_loss, get_schedule, q_sample, sigma_to_t, t_to_sigma,
+    vp_denoiser,
+)
+from matgen.generative.objectives import append_dims
 from matgen.generative.vae import ConditionalVAE
-from matgen.nets import ConditionEncoder, ConvDecoder, ConvEncoder, UNet, UNetConfig, VAEConfig
+from matgen.nets import (
+    ConditionEncoder, ConvDecoder, ConvEncoder, Regressor, RegressorConfig, UNet, UNetConfig, VAEConfig,
+)
 from matgen.train.config import ModelConfig
 
 
@@ -99,9 +114,60 @@ class VAEModel(nn.Module):
         return self._out(self.vae.sample_prior(len(seeds), self._cond(cond), seeds=seeds))
 
 
-MODEL_CLASSES = {"diffusion": DiffusionModel, "vae": VAEModel}
+class RegressorModel(nn.Module):
+    """Regressor r(x_t, t) = sqrt(alpha_bar_t) net(x_t, t) (B, K) of standardised conditions z = (y - mean) / std.
+
+    alpha_bar (T,) is the VP schedule of the diffusion runs it is to steer; mean and std (K,) are
+    the training statistics of the conditions (their ConditionSpecs).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.net = Regressor(RegressorConfig.from_dict(config.net))
+        self.alpha_bar = get_schedule(config.schedule, config.timesteps)  # (T,) float64, not a weight
+        self.register_buffer("mean", torch.tensor([s.mean for s in config.conditions]), persistent=False)  # (K,)
+        self.register_buffer("std", torch.tensor([s.std for s in config.conditions]), persistent=False)  # (K,)
+
+    def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
+        """Return z_hat = sqrt(alpha_bar_t) net(x_t, t) (B, K) for x_t (B, C, *S) at (real) timesteps t (B,)."""
+        c_out = alpha_bar_from_sigma(t_to_sigma(t, self.alpha_bar)).sqrt()  # (B,)
+        return c_out.to(x_t.dtype)[:, None] * self.net(x_t, t)  # (B, K)
+
+    def standardise(self, values: Tensor) -> Tensor:
+        """Return z = (y - mean) / std (B, K) of condition values y (B, K) in their units; NaN stays NaN."""
+        return (values.to(self.mean) - self.mean) / self.std
+
+    def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
+             min_snr: float | None = None) -> Tensor:
+        """Return the mean squared error of z over the known labels of the batch (NaN labels are skipped).
+
+        x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps with t ~ U{0 .. T-1}, eps ~ N(0, I) per
+        sample, as the diffusion model is trained. ``drop`` and ``min_snr`` are ignored.
+        """
+        B, T = x0.shape[0], self.alpha_bar.shape[0]
+        t = torch.randint(T, (B,), generator=generator, device=generator.device).to(x0.device)
+        eps = torch.randn(x0.shape, generator=generator, device=generator.device, dtype=x0.dtype).to(x0.device)
+        alpha_bar_t = self.alpha_bar.to(device=x0.device, dtype=x0.dtype)[t]  # (B,)
+        z_hat = self(q_sample(x0, alpha_bar_t, eps), t).float()  # (B, K)
+        z = self.standardise(cond)  # (B, K)
+        known = ~torch.isnan(z)
+        err = torch.where(known, z_hat - z.nan_to_num(), torch.zeros_like(z_hat))
+        return (err**2).sum() / known.sum().clamp(min=1)
+
+    def predictor(self):
+        """Return r(x, sigma) -> z (B, K) for a VE sample x = x0 + sigma n: the net at x_t = x / sqrt(1 + sigma^2)."""
+
+        def predict(x: Tensor, sigma: Tensor) -> Tensor:
+            x_t = x * append_dims(alpha_bar_from_sigma(sigma).sqrt(), x.ndim)  # (B, C, *S)
+            return self(x_t, sigma_to_t(sigma, self.alpha_bar))
+
+        return predict
+
+
+MODEL_CLASSES = {"diffusion": DiffusionModel, "vae": VAEModel, "regressor": RegressorModel}
 
 
 def build_model(config: ModelConfig) -> nn.Module:
-    """Return the untrained DiffusionModel or VAEModel that ``config`` describes."""
+    """Return the untrained DiffusionModel, VAEModel or RegressorModel that ``config`` describes."""
     return MODEL_CLASSES[config.kind](config)

@@ -272,7 +272,7 @@ class Run:
     """A trained run loaded for sampling: the EMA model (eval mode) and the configs it was made with."""
 
     path: Path  # the run directory
-    model: nn.Module  # DiffusionModel or VAEModel with the EMA weights, in eval mode
+    model: nn.Module  # DiffusionModel, VAEModel or RegressorModel with the EMA weights, in eval mode
     model_config: ModelConfig  # network, conditions (with units and ranges), schedule
     data: DataSpec  # the training data and its normalisation
     train: TrainConfig  # the training options
