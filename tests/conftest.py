@@ -15,9 +15,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_thread():
-    """Run a test on one torch thread: small tensors are fastest so, and two threads fight other jobs on a busy CPU."""
+    """Run a test module (its module fixtures too) on one torch thread: small tensors are fastest so, and two threads fight other jobs on a busy CPU."""
     import torch
 
     threads = torch.get_num_threads()

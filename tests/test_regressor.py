@@ -35,15 +35,6 @@ TINY_REG = dict(TINY, model="regressor", net_options={"base_channels": 8, "chann
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread_for_the_module():
-    """The module's runs train on one torch thread too (tests/conftest.py's one_thread is per test)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def toy_path(tmp_path_factory):
     return write(tmp_path_factory.mktemp("data") / "toy.h5", toy_dataset())
