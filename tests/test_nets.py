@@ -233,3 +233,23 @@ def test_bad_configs_and_inputs_raise_with_the_valid_choices():
         VAEConfig(channel_mults=(1, 2, 2), signal_shape=(60, 64))
     with pytest.raises(MatgenError, match="must have 1 size"):
         VAEConfig(dims=1, signal_shape=(64, 64))
+
+
+def test_position_features_tell_a_1d_network_where_it_is():
+    from matgen.nets.unet import position_features
+
+    feats = position_features((64,), 4)
+    assert feats.shape == (1, 4, 64)
+    u = torch.linspace(0, 1, 64)
+    assert torch.allclose(feats[0, 1], torch.sin(2 * torch.pi * u), atol=1e-6)  # k = 1: sin(2π u)
+    assert torch.allclose(feats[0, 2], torch.cos(torch.pi * u), atol=1e-6)
+    torch.manual_seed(0)
+    # a blank input on a periodic axis: without position features the output is uniform along it
+    x = torch.zeros(1, 1, 64)
+    blank = UNet(unet_preset("tiny", dims=1, circular=True))(x, torch.tensor([10.0]))
+    assert blank[0, 0].std() < 1e-6
+    net = UNet(unet_preset("tiny", dims=1, circular=True, position_features=8))
+    assert net(x, torch.tensor([10.0]))[0, 0].std() > 1e-4
+    assert UNetConfig.from_dict({k: v for k, v in net.config.to_dict().items() if k != "position_features"}).position_features == 0
+    with pytest.raises(MatgenError, match="position_features must be an even number"):
+        unet_preset("tiny", dims=1, position_features=3)

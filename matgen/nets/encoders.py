@@ -193,6 +193,7 @@ class RegressorConfig(NetConfig):
     circular: bool = False  # periodic padding (periodic micrographs)
     time_dim: int = 128  # width of the time embedding fed to every ResBlock
     hidden: int = 128  # width of the MLP head after the global average pool
+    position_features: int = 0  # absolute-position features after the stem (spectra); 0 = off, see UNetConfig
 
     def __post_init__(self) -> None:
         self.channel_mults = tuple(self.channel_mults)
@@ -207,7 +208,7 @@ class RegressorConfig(NetConfig):
             dims=self.dims, in_channels=self.in_channels, out_channels=self.in_channels, base_channels=self.base_channels,
             channel_mults=self.channel_mults, num_res_blocks=self.num_res_blocks, attention_levels=self.attention_levels,
             mid_attention=False, head_channels=self.head_channels, groups=self.groups, dropout=self.dropout,
-            circular=self.circular, time_dim=self.time_dim,
+            circular=self.circular, time_dim=self.time_dim, position_features=self.position_features,
         )
 
 

@@ -123,11 +123,14 @@ class UNetConfig(NetConfig):
     circular: bool = False  # periodic padding (periodic micrographs): exact translation equivariance
     time_dim: int = 128  # width of the time (+ condition) embedding fed to every ResBlock
     cond_dim: int = 0  # width of the condition embedding (ConditionEncoder dim); 0 = unconditional
+    position_features: int = 0  # sin/cos features of the absolute position added after the stem (spectra); 0 = off
 
     def __post_init__(self) -> None:
         self.channel_mults = tuple(self.channel_mults)
         self.attention_levels = tuple(self.attention_levels)
         check_backbone(self)
+        if self.position_features < 0 or self.position_features % 2:
+            raise MatgenError(f"UNetConfig.position_features must be an even number >= 0; got {self.position_features}")
         if self.cond_dim < 0:
             raise MatgenError(f"UNetConfig.cond_dim must be >= 0 (0 = unconditional); got {self.cond_dim}")
 
@@ -259,12 +262,27 @@ class Level(nn.Module):
         self.resample = resample
 
 
+def position_features(shape: tuple[int, ...], count: int, device=None, dtype=None) -> Tensor:
+    """(1, count, *shape) fixed features sin(2^k π u), cos(2^k π u), k < count/2, of the position u ∈ [0, 1] along the last axis.
+
+    A convolutional network with no positional encoding only knows where it is near the padded
+    ends; spectra need absolute position (a mineral's band belongs at its wavenumber), so the
+    :class:`DownPath` adds a learned projection of these after the stem when ``position_features`` > 0.
+    """
+    u = torch.linspace(0, 1, shape[-1], device=device, dtype=dtype)  # (L,)
+    freq = math.pi * 2.0 ** torch.arange(count // 2, device=device, dtype=dtype)  # (count/2,)
+    feats = torch.cat([torch.sin(freq[:, None] * u), torch.cos(freq[:, None] * u)])  # (count, L)
+    return feats.reshape((1, count) + (1,) * (len(shape) - 1) + (shape[-1],)).expand((1, count) + tuple(shape))
+
+
 class DownPath(nn.Module):
     """Stem conv and the levels down; shared by :class:`UNet` and the guidance ``Regressor``."""
 
     def __init__(self, c: UNetConfig):
         super().__init__()
         self.stem = conv(c.dims, c.in_channels, c.base_channels, circular=c.circular)
+        self.n_position = c.position_features
+        self.position = conv(c.dims, c.position_features, c.base_channels, kernel=1) if c.position_features else None
         self.levels = nn.ModuleList()
         self.skip_channels: list[int] = []
         ch = c.base_channels
@@ -283,6 +301,8 @@ class DownPath(nn.Module):
     def forward(self, x: Tensor, emb: Tensor) -> tuple[Tensor, list[Tensor]]:
         """x (B, C_in, *S), emb (B, T) -> h (B, C_n, *S / 2^(n-1)) and the skips, first to last."""
         h = self.stem(x)  # (B, C_0, *S)
+        if self.position is not None:
+            h = h + self.position(position_features(x.shape[2:], self.n_position, x.device, h.dtype))  # (B, C_0, *S)
         skips = []
         for level in self.levels:
             for block, attention in zip(level.blocks, level.attentions):

@@ -17,6 +17,10 @@ from matgen.nets import REGRESSOR_PRESETS, UNET_PRESETS, VAE_PRESETS, regressor_
 from matgen.train.config import ModelConfig, TrainConfig
 from matgen.train.prepare import PERIODIC_BUILDERS, DataSpec, condition_specs, describe_data
 
+#: Absolute-position features (sin/cos of the place on the axis) for the networks of non-periodic
+#: spectra: without them a convolutional network cannot learn at which wavenumber a band belongs.
+SPECTRUM_POSITION_FEATURES = 16
+
 
 def size_multiple(config: TrainConfig) -> int:
     """Every signal size must be a multiple of this: 2^(levels - 1) (U-Net, regressor), 2^levels (VAE)."""
@@ -47,6 +51,9 @@ def plan(ds: Dataset, train_part: Dataset, path: str, sha256: str, config: Train
     width = options.get("time_dim", UNET_PRESETS[config.net].time_dim)
     cond_dim = int(options.pop("cond_dim", width)) if specs and config.model != "regressor" else 0
     common = dict(dims=1 if ds.is_spectrum else 2, in_channels=data.channels, circular=data.circular)
+    if ds.is_spectrum and not data.circular and config.model != "vae":
+        # a band's place on the axis matters: tell the convolutional network where it is
+        options.setdefault("position_features", SPECTRUM_POSITION_FEATURES)
     try:
         if config.model == "diffusion":
             net = unet_preset(config.net, out_channels=data.channels, cond_dim=cond_dim, **common, **options).to_dict()
