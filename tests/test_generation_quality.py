@@ -43,17 +43,11 @@ MINERALS = ("Quartz", "Calcite", "Forsterite")
 BAND_TOLERANCE_CM1 = 10.0
 
 
-def _ranks(v: np.ndarray) -> np.ndarray:
-    """Ranks 0 .. n-1 with ties given their mean rank (as Spearman's rho needs)."""
-    ranks = np.empty(len(v))
-    ranks[np.argsort(v, kind="stable")] = np.arange(len(v))
-    _, tie, counts = np.unique(v, return_inverse=True, return_counts=True)
-    return np.bincount(tie, weights=ranks)[tie] / counts[tie]
-
-
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation of a and b."""
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
+    """Spearman's rank correlation of a and b (scipy)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
 
 
 def realised_density(labels: np.ndarray) -> np.ndarray:

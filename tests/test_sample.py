@@ -1,7 +1,7 @@
 """Sampling: targets, per-sample seeds, save/reload identity, provenance, the VAE paths, the CLI.
 
 The runs are trained for a few steps only: these tests check the plumbing and the exact
-reproducibility contracts, not sample quality (the slow test at the end does that).
+reproducibility contracts, not sample quality (tests/test_generation_quality.py does that, slow).
 """
 
 import json
@@ -256,47 +256,3 @@ def test_cli_interpolate_between_rows_of_the_training_data(vae_dir, tmp_path):
     assert len(read(out)) == 4 and read(out).attrs["from_id"] == "row0"
     assert_one_line_error(runner.invoke(app, ["interpolate", str(vae_dir), "--from-id", "nope", "--to-id", "row3",
                                               "-o", str(tmp_path / "p2.h5")]), "no row with id 'nope'")
-
-
-# --- sample quality (slow: minutes) ---------------------------------------------------------------
-
-
-def _ranks(v: np.ndarray) -> np.ndarray:
-    """Ranks 0 .. n-1 with ties given their mean rank (as Spearman's rho needs)."""
-    ranks = np.empty(len(v))
-    ranks[np.argsort(v, kind="stable")] = np.arange(len(v))
-    _, tie, counts = np.unique(v, return_inverse=True, return_counts=True)
-    return np.bincount(tie, weights=ranks)[tie] / counts[tie]
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation of a and b."""
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
-
-
-@pytest.mark.slow
-def test_generated_micrographs_follow_the_requested_density(tmp_path):
-    """Train on spinodal Al/SiC micrographs conditioned on density; samples' SiC fraction must follow it.
-
-    density = 2.70 + 0.51 x SiC fraction (g/cm3, rule of mixtures), so the density a sample
-    realises is read off its label map. 3 targets x 16 samples: Spearman(target, realised) > 0.5.
-    """
-    from matgen.builders import build
-
-    data = write(tmp_path / "spinodal.h5", build("spinodal", n=400, size=32, seed=0, anneal_time="150..400"))
-    density = read(data).conditions["density"].values
-    config = TrainConfig(conditions=("density",), net="tiny", steps=600, batch_size=32, lr=1e-3, warmup_steps=60,
-                         eval_every=200, log_every=100, device="auto")  # ~3 min on one CPU core
-    train(data, config, tmp_path / "run")
-    targets = np.quantile(density, [0.15, 0.5, 0.85])
-    wanted, got = [], []
-    for target in targets:
-        result = sample(tmp_path / "run", {"density": float(target)}, n=16, sampler="dpmpp-2m", steps=25, guidance=1.0, seed=0)
-        fraction = result.dataset.signals.reshape(16, -1).mean(axis=1)
-        wanted += [target] * 16
-        got += list(2.70 + 0.51 * fraction)
-    wanted, got = np.asarray(wanted), np.asarray(got)
-    rho = _spearman(wanted, got)
-    print(f"targets {np.round(targets, 3)} g/cm3; median |density error| {np.median(np.abs(got - wanted)):.4f} g/cm3; "
-          f"Spearman {rho:.2f}")
-    assert rho > 0.5
