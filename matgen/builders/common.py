@@ -87,9 +87,15 @@ def continuous(values, unit: str, role: str, description: str) -> Condition:
     return Condition(np.asarray(values, dtype=np.float64), unit=unit, role=role, description=description)
 
 
-def provenance(builder: str, options) -> dict:
-    """Dataset attributes that say how the file was made (builder, options, matgen version)."""
+def provenance(builder: str, options, **attrs) -> dict:
+    """The Dataset fields that say where built rows come from: ids ``BUILDER-SEED-00000``…, sources, and
+    attrs holding ``attrs`` plus the builder, its options (JSON) and the matgen version."""
     import json
 
-    return {"builder": builder, "builder_options": json.dumps(asdict(options), default=str, sort_keys=True),
-            "matgen_version": __version__}
+    n = options.n
+    return {
+        "ids": [f"{builder}-{options.seed}-{i:05d}" for i in range(n)],
+        "sources": [f"matgen data build {builder}"] * n,
+        "attrs": {**attrs, "builder": builder, "matgen_version": __version__,
+                  "builder_options": json.dumps(asdict(options), default=str, sort_keys=True)},
+    }

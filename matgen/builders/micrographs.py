@@ -124,7 +124,7 @@ def build_spinodal(options: SpinodalOptions = SpinodalOptions(), progress: Progr
     order = np.argsort(t, kind="stable")
     micrographs = np.empty((o.n, o.size, o.size), dtype=np.uint8)
     lengths = np.empty(o.n)
-    parts, rows = [], []
+    parts = []
     for done, part in enumerate(chunks(o.n, CHUNK)):
         index = order[part]
         result = spinodal(len(index), o.size, torch.as_tensor(c_bar[index]), torch.as_tensor(t[index]),
@@ -132,12 +132,10 @@ def build_spinodal(options: SpinodalOptions = SpinodalOptions(), progress: Progr
         micrographs[index] = result.micrograph.cpu().numpy()
         lengths[index] = characteristic_length_px(result.micrograph.float()).cpu().numpy()
         parts.append(elastic_conditions(result.micrograph, o.phases, o.plane))
-        rows.append(index)
         progress(min((done + 1) * CHUNK, o.n), o.n, f"spinodal, anneal time ≤ {t[index].max():.0f}")
     props = {k: np.empty(o.n) for k in parts[0]}
-    for index, values in zip(rows, parts):
-        for k, v in values.items():
-            props[k][index] = v
+    for k, v in _stack(parts).items():  # chunks came in anneal-time order; put rows back in draw order
+        props[k][order] = v
     conditions = {
         "mean_composition": continuous(c_bar, "", "processing", "mean order parameter c̄ of the Cahn–Hilliard run"),
         "anneal_time": continuous(t, "", "processing", "dimensionless Cahn–Hilliard anneal time (coarsening)"),
@@ -147,10 +145,8 @@ def build_spinodal(options: SpinodalOptions = SpinodalOptions(), progress: Progr
     }
     return Dataset(
         kind="micrograph", signals=micrographs, conditions=conditions,
-        ids=[f"spinodal-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build spinodal"] * o.n,
         signal_type="labels", pixel_size=None,
-        attrs={"title": "spinodal Al/SiC microstructures (Cahn–Hilliard)", "phases": ",".join(o.phases),
-               **provenance("spinodal", o)},
+        **provenance("spinodal", o, title="spinodal Al/SiC microstructures (Cahn–Hilliard)", phases=",".join(o.phases)),
     )
 
 
@@ -190,8 +186,6 @@ def build_composite(options: CompositeOptions = CompositeOptions(), progress: Pr
     }
     return Dataset(
         kind="micrograph", signals=np.concatenate(micrographs), conditions=conditions,
-        ids=[f"composite-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build composite"] * o.n,
         signal_type="labels", pixel_size=None,
-        attrs={"title": "particle-reinforced composite microstructures", "phases": ",".join(o.phases),
-               **provenance("composite", o)},
+        **provenance("composite", o, title="particle-reinforced composite microstructures", phases=",".join(o.phases)),
     )

@@ -110,9 +110,8 @@ def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progre
     return Dataset(
         kind="xrd", signals=signals, conditions=conditions,
         axis=Axis("two_theta", "deg", axis.numpy(), wavelength_angstrom=o.wavelength_angstrom),
-        ids=[f"xrd-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build xrd"] * o.n,
         signal_unit="counts",
-        attrs={"title": "powder XRD of phase mixtures (Hill–Howard)", "phases": ",".join(names), **provenance("xrd", o)},
+        **provenance("xrd", o, title="powder XRD of phase mixtures (Hill–Howard)", phases=",".join(names)),
     )
 
 
@@ -174,9 +173,8 @@ def build_eels(options: EelsOptions = EelsOptions(), progress: Progress = no_pro
     return Dataset(
         kind="eels", signals=signals, conditions=conditions,
         axis=Axis("energy_loss", "eV", axis.numpy()),
-        ids=[f"eels-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build eels"] * o.n,
         signal_unit="counts",
-        attrs={"title": "EELS low-loss spectra (Drude plasmons, Poisson multiple scattering)", **provenance("eels", o)},
+        **provenance("eels", o, title="EELS low-loss spectra (Drude plasmons, Poisson multiple scattering)"),
     )
 
 
@@ -243,7 +241,6 @@ def build_raman(options: RamanOptions = RamanOptions(), progress: Progress = no_
     }
     return Dataset(
         kind="raman", signals=signals, conditions=conditions, axis=Axis("raman_shift", "cm-1", axis.numpy()),
-        ids=[f"raman-{o.seed}-{i:05d}" for i in range(o.n)], sources=["matgen data build raman"] * o.n,
         signal_unit="counts",
-        attrs={"title": "Raman spectra of minerals (literature bands)", "laser_nm": o.laser_nm, **provenance("raman", o)},
+        **provenance("raman", o, title="Raman spectra of minerals (literature bands)", laser_nm=o.laser_nm),
     )
