@@ -9,4 +9,13 @@ __version__ = "0.1.0"
 
 from matgen.errors import MatgenError
 
-__all__ = ["MatgenError", "__version__"]
+__all__ = ["Campaign", "MatgenError", "__version__"]
+
+
+def __getattr__(name: str):
+    """``matgen.Campaign`` imports the campaign package (and numpy, torch) only when first used."""
+    if name == "Campaign":
+        from matgen.campaign import Campaign
+
+        return Campaign
+    raise AttributeError(f"module 'matgen' has no attribute {name!r}")

@@ -45,12 +45,24 @@ def test_version_and_help_do_not_import_torch_or_numpy():
     assert result.exit_code == 0 and result.output.strip() == f"matgen {__version__}"
 
 
-def test_demo_runs_the_pipeline_end_to_end(tmp_path):
-    result = invoke("demo", tmp_path / "demo", "--n", "8", "--size", "32")
+@pytest.mark.usefixtures("one_thread")
+def test_demo_runs_a_campaign_and_the_lab_pipeline_end_to_end(tmp_path):
+    import json
+
+    result = invoke("demo", tmp_path / "demo", "--n", "24", "--size", "24", "--rounds", "2", "--candidates", "4",
+                    "--train-steps", "10", "--finetune-steps", "4", "--device", "cpu", "--lab")
     assert result.exit_code == 0, result.output
-    spinodal = read(tmp_path / "demo" / "spinodal.h5")
-    assert spinodal.signals.shape == (8, 32, 32) and "density" in spinodal.conditions
-    assert "modulus" in result.output and (tmp_path / "demo" / "spinodal.png").stat().st_size > 1000
+    campaign = tmp_path / "demo" / "campaign"
+    composite = read(campaign / "data" / "initial.h5")
+    assert composite.signals.shape == (24, 24, 24) and {"density", "modulus_x"} <= set(composite.conditions)
+    report = json.loads((campaign / "report.json").read_text())
+    assert report["status"] == "done" and len(report["rounds"]) == 2 and report["simulator_calls"] == 8
+    assert set(report["baselines"]) == {"nearest", "unguided"} and set(report["targets"]) == {"density", "modulus_x"}
+    for text in ("nearest training", "unguided", "round 1", "round 2", "hit rate", "error modulus_x", "report.json"):
+        assert text in result.output.replace("\n", ""), text
+    for name in ("errors.png", "scatter.png"):
+        assert (campaign / name).stat().st_size > 1000
+    assert (tmp_path / "demo" / "composite.png").stat().st_size > 1000
     raman_ds = read(tmp_path / "demo" / "raman.h5")
     assert raman_ds.kind == "raman" and len(raman_ds) == 6 * 4 * 2
     assert set(raman_ds.conditions["mineral"].labels()) == {"quartz", "calcite", "diamond", "anatase", "rutile", "gypsum"}

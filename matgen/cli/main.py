@@ -7,10 +7,14 @@ from typing import Annotated, Optional
 import typer
 
 from matgen import __version__
+from matgen.cli.augment import augment
+from matgen.cli.campaign import app as campaign_app
 from matgen.cli.data import app as data_app
 from matgen.cli.demo import demo
 from matgen.cli.errors import MatgenGroup
+from matgen.cli.evaluate import evaluate
 from matgen.cli.sample import TARGET_OPTIONS, interpolate, sample
+from matgen.cli.simulate import simulate
 from matgen.cli.train import train
 
 app = typer.Typer(
@@ -23,10 +27,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+app.add_typer(campaign_app, name="campaign")
 app.command()(demo)
 app.command()(train)
 app.command(context_settings=TARGET_OPTIONS)(sample)
 app.command()(interpolate)
+app.command()(simulate)
+app.command()(augment)
+app.command()(evaluate)
 
 
 def _version(value: bool) -> None:

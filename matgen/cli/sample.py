@@ -88,6 +88,11 @@ def sample(
         help="Regressor guidance scale s: the pull towards the regressor's targets, whose likelihood width is one "
              "training standard deviation of each property; 0 = none (default 1 with --regressor).",
         show_default=False)] = None,
+    validate: Annotated[Optional[str], typer.Option(
+        help="After sampling, simulate the samples (a simulator name, e.g. elastic, or package.module:function) and "
+             "print requested vs achieved per target: median achieved, median |error| in the target's unit, relative "
+             "error and the fraction within 5%. OUTPUT then holds the achieved properties under the plain names and "
+             "the requests as NAME_target.", show_default=False)] = None,
     force: Force = False,
 ) -> None:
     """Sample candidates from a trained run for target conditions: matgen sample RUN -o OUT.h5 --target-NAME VALUE ..."""
@@ -116,6 +121,7 @@ def sample(
     from matgen.sample.plot import plot_samples
 
     run = load_run(run_dir, device=_device(device))
+    simulator = _validator(validate, run) if validate is not None else None
     scale = 1.0 if regressor_scale is None else regressor_scale
     with progress_bar("sampling") as progress:
         result = sample_run(run, targets, n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
@@ -124,6 +130,8 @@ def sample(
     write(output, result.dataset)
     console.print(f"[green]sampled[/green] {n} {result.dataset.kind} row(s) → {output} ({result.dataset.attrs['sampler']}"
                   f", seeds {seed}..{seed + n - 1})", highlight=False)
+    if simulator is not None:
+        _validate(console, simulator, result.dataset, output, targets)
     if grey and result.grey is not None:
         grey_path = write(output.with_name(output.stem + "-grey.h5"), result.grey)
         console.print(f"grey maps → {grey_path}", highlight=False)
@@ -137,6 +145,49 @@ def sample(
         if regressor is not None:
             title += f", regressor s = {scale:g}"
         console.print(f"picture {plot_samples(result.dataset, output.with_suffix('.png'), title)}", highlight=False)
+
+
+def _validator(name: str, run):
+    """The --validate simulator, checked against the run's data kind before any sampling."""
+    from matgen.simulators import get_simulator
+
+    simulator = get_simulator(name)
+    kinds = tuple(getattr(simulator, "kinds", ()) or ())
+    if kinds and run.data.kind not in kinds:
+        raise MatgenError(f"--validate {name} takes {' or '.join(kinds)} data, but this run makes {run.data.kind}; "
+                          "choose a simulator for it (matgen simulate --list)")
+    return simulator
+
+
+def _validate(console, simulator, samples, output: Path, targets: dict) -> None:
+    """Simulate the samples, rewrite OUTPUT with achieved properties and the targets, print requested vs achieved."""
+    from rich.table import Table
+
+    from matgen.cli.progress import progress_bar
+    from matgen.data import write
+    from matgen.simulators import run_simulator
+    from matgen.simulators.validate import compare_targets, failure_reasons, validated_dataset
+
+    with progress_bar(f"validate {simulator.name}") as progress:
+        evaluation = run_simulator(simulator, samples, progress=progress)
+    write(output, validated_dataset(samples, simulator, evaluation))
+    checks = compare_targets(samples, simulator, evaluation)
+    table = Table(title=f"requested vs achieved ({simulator.name}, {len(samples) - int(evaluation.failed.sum())} of "
+                  f"{len(samples)} evaluated)", title_justify="left")
+    for column in ("target", "unit", "requested", "median achieved", "median |error|", "relative error", "within 5%"):
+        table.add_column(column, justify="left" if column in ("target", "unit") else "right")
+    for c in checks:
+        table.add_row(c.name, c.unit or "–", c.requested, f"{c.achieved_median:.4g}", f"{c.abs_error_median:.3g}",
+                      f"{100 * c.relative_error_median:.1f}%", f"{100 * c.within:.0f}%")
+    if checks:
+        console.print(table)
+    unchecked = sorted({t.replace("-", "_") for t in targets} - {c.name for c in checks})
+    if unchecked:
+        console.print(f"not checked: {', '.join(unchecked)} (simulator {simulator.name} returns "
+                      f"{', '.join(o.name for o in simulator.outputs)})", highlight=False)
+    for reason, count in failure_reasons(evaluation):
+        console.print(f"[yellow]{count} failed[/yellow]: {reason}", highlight=False, soft_wrap=True)
+    console.print(f"achieved properties → {output} (targets as NAME_target)", highlight=False)
 
 
 def interpolate(

@@ -140,18 +140,26 @@ def read_toml(path: str | Path) -> TrainConfig:
     Raises:
         MatgenError: the file is missing, not TOML, or names an unknown option.
     """
+    return TrainConfig.from_dict(load_toml(path, "give a run.toml with training options"), where=str(path))
+
+
+def load_toml(path: str | Path, hint: str) -> dict:
+    """The table in the TOML file ``path``.
+
+    Raises:
+        MatgenError: Python 3.10 (no tomllib), the file is missing (the message adds ``hint``), or not TOML.
+    """
     try:
         import tomllib
     except ImportError:  # Python 3.10
-        raise MatgenError("--config run.toml needs Python 3.11 or newer (tomllib)") from None
+        raise MatgenError(f"{path}: config files need Python 3.11 or newer (tomllib)") from None
     path = Path(path)
     if not path.is_file():
-        raise MatgenError(f"{path}: no such config file; give a run.toml with training options")
+        raise MatgenError(f"{path}: no such config file; {hint}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise MatgenError(f"{path}: not a valid TOML file ({exc})") from None
-    return TrainConfig.from_dict(data, where=str(path))
 
 
 @dataclass

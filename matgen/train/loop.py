@@ -228,7 +228,7 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
         MatgenError: no run or no checkpoint there, or the data file changed.
     """
     run_dir = Path(run_dir)
-    model_config, data, config, _ = rundir.read_config(run_dir)
+    model_config, data, config, doc = rundir.read_config(run_dir)
     path = Path(data_path) if data_path is not None else Path(data.path)
     if not path.is_file():
         raise MatgenError(f"{path}: the run's training data is missing; give its new path as DATA")
@@ -242,13 +242,17 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
     config = config.override(device=device).check()
     ds = read(path)
     train_part, val_part = _split(ds, config)
-    rundir.write_config(run_dir, model_config, data, config)
+    records = {k: v for k, v in doc.items() if k not in rundir.CONFIG_KEYS}  # e.g. finetuned_from
+    rundir.write_config(run_dir, model_config, data, config, records)
     return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=True)
 
 
 def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_config: ModelConfig, data: DataSpec,
-         config: TrainConfig, progress: Progress, resume: bool) -> RunResult:
-    """Run the optimizer steps (fresh or from the checkpoint) with logging, evaluation and checkpoints."""
+         config: TrainConfig, progress: Progress, resume: bool, start_from=None) -> RunResult:
+    """Run the optimizer steps (fresh or from the checkpoint) with logging, evaluation and checkpoints.
+
+    ``start_from(model, ema, optimizer)``, if given, loads another run's state before step 0 (fine-tuning).
+    """
     device = resolve_device(config.device)
     total, warmup, decay = schedule_lengths(config, len(train_part))
     cuda = [device.index or 0] if device.type == "cuda" else []
@@ -260,6 +264,9 @@ def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_con
         x_train, c_train = _tensors(train_part, model_config, data, device)
         x_val, c_val = _tensors(val_part, model_config, data, device) if val_part is not None else (None, None)
         start, rows, acc = 0, [], [0.0, 0]
+        if start_from is not None:
+            start_from(model, ema, optimizer)
+            ema.to(device)
         if resume:
             state = rundir.load_checkpoint(run_dir, model, ema, optimizer)
             start, acc = int(state["step"]), [float(state["loss_sum"]), int(state["loss_count"])]

@@ -64,10 +64,15 @@ def file_sha256(path: str | os.PathLike) -> str:
 # --- config.json ---------------------------------------------------------------------------------
 
 
-def write_config(run_dir: Path, model: ModelConfig, data: DataSpec, train: TrainConfig) -> Path:
-    """Write ``RUN/config.json`` atomically; returns its path."""
+#: The keys write_config always writes; anything else in a config.json (e.g. ``finetuned_from``) is a record
+#: that a rewrite (resume) carries over through ``extra``.
+CONFIG_KEYS = ("format", "format_version", "matgen_version", "model", "data", "train")
+
+
+def write_config(run_dir: Path, model: ModelConfig, data: DataSpec, train: TrainConfig, extra: dict | None = None) -> Path:
+    """Write ``RUN/config.json`` atomically (with the records in ``extra``); returns its path."""
     doc = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, "matgen_version": __version__,
-           "model": model.to_dict(), "data": data.to_dict(), "train": train.to_dict()}
+           "model": model.to_dict(), "data": data.to_dict(), "train": train.to_dict(), **(extra or {})}
     return write_text_atomic(Path(run_dir) / CONFIG, json.dumps(doc, indent=2) + "\n")
 
 

@@ -1,0 +1,133 @@
+"""Everything a campaign checks before any work: the simulator, the targets, the model's conditions, units.
+
+:func:`check_campaign` builds the simulator and refuses, with one MatgenError each:
+
+* a malformed config or target (:meth:`CampaignConfig.check`);
+* a target that the simulator does not return (the message lists its outputs);
+* a target that is not a continuous condition of the model (or of the regressor): the message
+  lists the valid targets with their units and training ranges; without a run, the conditions
+  the first model will be trained on must be conditions of the data;
+* a starting run that is a regressor, or data that does not fit the run (kind, shape, phases);
+* a property the data holds in another unit than the simulator returns it;
+* an impossible target: no combination of the targets' probe values (a value; a range's ends and
+  middle; a bound) passes ``simulator.infeasible`` (e.g. a modulus outside the bounds that a
+  density's phase fraction allows).
+
+For a built-in dataset only two rows are built here, enough to know its conditions and units.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from matgen.campaign.config import CampaignConfig
+from matgen.campaign.targets import Target
+from matgen.errors import MatgenError
+
+
+@dataclass
+class Context:
+    """What the checks found: the simulator (bound to the data), the parsed targets and their units."""
+
+    simulator: object
+    targets: dict[str, Target]
+    units: dict[str, str]
+
+
+def check_campaign(config: CampaignConfig, simulator=None) -> Context:
+    """Build the simulator (``simulator`` overrides ``config.simulator``) and check every target; returns the Context.
+
+    Raises:
+        MatgenError: any of the faults in the module docstring.
+    """
+    from matgen.simulators import get_simulator
+
+    config.check()
+    targets = config.parsed_targets()
+    spec = simulator if simulator is not None else config.simulator
+    sim = get_simulator(spec, **dict(config.simulator_options))
+    probe = probe_data(config)
+    if hasattr(sim, "bind"):
+        sim = sim.bind(probe)
+    outputs = {o.name: o for o in sim.outputs}
+    for name in targets:
+        if name not in outputs:
+            raise MatgenError(f"target '{name}' is not a property simulator '{sim.name}' returns; it "
+                              f"returns: {', '.join(outputs)}")
+    check_conditions(config, targets, probe)
+    for name, o in outputs.items():
+        cond = probe.conditions.get(name)
+        if cond is not None and not cond.is_categorical and cond.unit != o.unit:
+            raise MatgenError(f"the data holds {name} in {cond.unit or 'no unit'} but simulator '{sim.name}' returns "
+                              f"it in {o.unit or 'no unit'}; convert one of them")
+    check_feasible(sim, targets)
+    return Context(sim, targets, {n: outputs[n].unit for n in targets})
+
+
+def probe_data(config: CampaignConfig):
+    """The starting data, or (for a built-in dataset) two rows of it: enough to check names and units."""
+    from matgen.data import read
+
+    if config.data is not None:
+        return read(config.data)
+    if config.builder is not None:
+        from matgen.builders import build
+
+        options = {k: v for k, v in config.builder_options.items() if k != "n"}
+        return build(config.builder, n=2, **options)
+    from matgen.train.run import read_config as read_run
+
+    path = Path(read_run(config.run)[1].path)
+    if not path.is_file():
+        raise MatgenError(f"the run's training data {path} is missing; give the starting data as data = \"DATA.h5\"")
+    return read(path)
+
+
+def check_conditions(config: CampaignConfig, targets: Mapping[str, Target], probe) -> None:
+    """Every target must be a continuous condition of the model (or of the regressor)."""
+    from matgen.sample.targets import valid_targets
+    from matgen.train.run import read_config as read_run
+
+    specs = []
+    if config.run is not None:
+        from matgen.train.finetune import check_compatible
+
+        model, data, _, _ = read_run(config.run)
+        if model.kind == "regressor":
+            raise MatgenError(f"{config.run} is a regressor run; a campaign samples from a diffusion or VAE run "
+                              "(give the regressor as regressor = \"RUN\")")
+        check_compatible(probe, data, str(config.data or config.builder or data.path))
+        specs = list(model.conditions)
+        names = [s.name for s in specs]
+    else:
+        names = list(config.train_config().conditions)
+        for name in names:
+            probe.condition(name)  # an unknown one -> MatgenError listing the data's conditions
+    if config.regressor is not None:
+        reg = read_run(config.regressor)[0]
+        specs += list(reg.conditions)
+        names += [s.name for s in reg.conditions]
+    for name in targets:
+        if name not in names:
+            valid = valid_targets(specs) if specs else ", ".join(names) or "none"
+            raise MatgenError(f"unknown target '{name}': not a condition of the model; it takes: {valid}")
+        if name in probe.conditions and probe.conditions[name].is_categorical:
+            raise MatgenError(f"target '{name}' is categorical; a campaign target is a number the simulator returns")
+
+
+def check_feasible(simulator, targets: Mapping[str, Target]) -> None:
+    """MatgenError when no combination of the targets' probe values is reachable (``simulator.infeasible``)."""
+    infeasible = getattr(simulator, "infeasible", None)
+    if infeasible is None:
+        return
+    names = list(targets)
+    reasons = []
+    for combo in itertools.product(*[targets[k].probes() for k in names]):
+        reason = infeasible(dict(zip(names, combo)))
+        if reason is None:
+            return
+        reasons.append(reason)
+    raise MatgenError(f"impossible target: {reasons[0]}")

@@ -1,0 +1,144 @@
+"""The simulator contract: a batch of samples (a :class:`~matgen.data.Dataset`) in, named properties out.
+
+A simulator is stateless. It declares what it accepts (``kinds``) and what it returns
+(``outputs``: names, units, the physically possible range), and ``simulator(samples)`` returns an
+:class:`Evaluation`: one (N,) float64 array per declared output, NaN where a sample could not be
+evaluated, and per sample an error message ('' when it was evaluated)::
+
+    >>> sim = get_simulator("elastic")
+    >>> [(o.name, o.unit) for o in sim.outputs]        # [('modulus', 'GPa'), ..., ('density', 'g/cm3')]
+    >>> ev = sim(samples)                               # samples: a micrograph Dataset of N label maps
+    >>> ev.properties["modulus"]                        # (N,) GPa, NaN where ev.errors[i] != ''
+
+Built-in simulators live in one module each beside this file and are registered by name in
+:mod:`matgen.simulators.registry`; user hooks (``package.module:function``, external programs,
+entry points) are adapted to this same contract there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Output:
+    """One property a simulator returns.
+
+    Attributes:
+        name: the property name, also the dataset condition it becomes (e.g. ``modulus``).
+        unit: its unit (``GPa``, ``g/cm3``, ``wt%``; empty when dimensionless).
+        description: one line for tables and --help.
+        low, high: the physically possible range (e.g. between the softest and the stiffest phase);
+            a campaign refuses a target outside it before any work starts. None: unbounded.
+    """
+
+    name: str
+    unit: str = ""
+    description: str = ""
+    low: float | None = None
+    high: float | None = None
+
+    def outside(self, value: float) -> bool:
+        """True when ``value`` lies outside [low, high] (an impossible target)."""
+        return (self.low is not None and value < self.low) or (self.high is not None and value > self.high)
+
+
+@dataclass
+class Evaluation:
+    """What a simulator returns for N samples.
+
+    Attributes:
+        properties: output name -> (N,) float64, NaN where the sample failed.
+        errors: (N,) object array of str: '' where the sample was evaluated, else why it failed.
+    """
+
+    properties: dict[str, np.ndarray]
+    errors: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = len(next(iter(self.properties.values()))) if self.properties else 0
+        self.properties = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in self.properties.items()}
+        if self.errors is None:
+            self.errors = np.full(n, "", dtype=object)
+        self.errors = np.asarray(self.errors, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    @property
+    def failed(self) -> np.ndarray:
+        """(N,) bool: True where the sample could not be evaluated."""
+        return self.errors != ""
+
+    @classmethod
+    def all_failed(cls, names, n: int, reason: str) -> "Evaluation":
+        """N failed samples, each with ``reason``."""
+        return cls({k: np.full(n, np.nan) for k in names}, np.full(n, reason, dtype=object))
+
+
+def check_kind(simulator, samples) -> None:
+    """MatgenError unless ``samples.kind`` is one of ``simulator.kinds`` (an empty ``kinds`` takes any)."""
+    from matgen.errors import MatgenError
+
+    kinds = tuple(getattr(simulator, "kinds", ()) or ())
+    if kinds and samples.kind not in kinds:
+        raise MatgenError(f"simulator '{simulator.name}' takes {' or '.join(kinds)} data, but these samples are "
+                          f"{samples.kind}; choose a simulator for {samples.kind} (matgen simulate --list)")
+
+
+class Simulator:
+    """Base class of the built-in simulators (a user hook only needs the same attributes and __call__).
+
+    Attributes:
+        name: registry name, e.g. ``elastic``.
+        kinds: dataset kinds it accepts (``micrograph``, ``xrd``, ``raman``, ``eels``).
+        outputs: the properties it returns.
+        description: one line for ``matgen simulate --list``.
+    """
+
+    name: str = ""
+    kinds: tuple[str, ...] = ()  # empty: any kind
+    outputs: tuple[Output, ...] = ()
+    description: str = ""
+    batch_size: int = 32  # rows per call when the runner is not told otherwise
+
+    def __call__(self, samples) -> Evaluation:  # samples: matgen.data.Dataset
+        raise NotImplementedError
+
+    def bind(self, samples) -> "Simulator":
+        """This simulator adapted to a dataset's metadata (e.g. the phases in ``samples.attrs``); default: itself.
+
+        :func:`~matgen.simulators.runner.run_simulator` and ``with_properties`` bind before use.
+        """
+        return self
+
+    def check(self, samples) -> None:
+        """Raise a MatgenError when ``samples`` as a whole cannot be simulated (wrong kind, shape); before any work."""
+        check_kind(self, samples)
+
+    def infeasible(self, targets: dict[str, float]) -> str | None:
+        """Why these targets (output name -> value in its unit) cannot all be reached, or None.
+
+        The default checks each target against its output's [low, high]; a simulator that knows
+        joint limits (e.g. the modulus bounds that a density's phase fraction allows) overrides it.
+        """
+        for name, value in targets.items():
+            o = next((o for o in self.outputs if o.name == name), None)
+            if o is not None and o.outside(value):
+                lo = "-inf" if o.low is None else f"{o.low:g}"
+                hi = "inf" if o.high is None else f"{o.high:g}"
+                return (f"target {name} = {value:g} {o.unit} is outside what simulator '{self.name}' can return "
+                        f"({lo}..{hi} {o.unit})")
+        return None
+
+    def output(self, name: str) -> Output:
+        """The declared output called ``name``; a MatgenError lists the valid names."""
+        from matgen.errors import MatgenError
+
+        for o in self.outputs:
+            if o.name == name:
+                return o
+        raise MatgenError(f"simulator '{self.name}' has no output '{name}'; it returns "
+                          f"{', '.join(o.name for o in self.outputs)}")

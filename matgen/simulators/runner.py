@@ -1,0 +1,442 @@
+"""Run a simulator over a dataset: batches, worker processes, timeouts, retries and a resumable store.
+
+``run_simulator`` never raises for a simulator fault. Each batch ends in one of two ways:
+
+* the simulator returned: each declared output must be an (N,) array; a row with NaN/inf in any
+  output (or an error message from the simulator) fails alone, with the reason, and all its
+  outputs become NaN;
+* the batch failed as a whole (the simulator raised, hung past ``timeout_s``, its worker died,
+  it returned the wrong shape or left out an output): the batch's rows are tried again one by
+  one, so a single bad sample cannot fail its neighbours; a row that fails alone keeps the reason.
+  (A batch that hangs therefore costs up to one more timeout per row: keep batches small when a
+  simulator may hang.)
+
+Where the work runs:
+
+* ``workers=1`` and no ``timeout_s``: in this process, one batch after another;
+* otherwise Python simulators run in ``workers`` worker processes started with ``spawn`` (never
+  ``fork``: torch's threads do not survive it), each with its share of the CPU threads; a batch
+  past ``timeout_s`` has its worker killed and replaced;
+* external programs (:class:`~matgen.simulators.hooks.ExternalSimulator`) run in ``workers``
+  threads, each waiting on its own program, which ``subprocess`` kills on timeout.
+
+With ``store`` (a folder, :mod:`matgen.simulators.store`), each batch's results are written as
+it finishes, and rows whose id is already there are returned from the store, not evaluated:
+after a crash, the same call evaluates only what is missing.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import pickle
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from matgen.errors import MatgenError
+from matgen.simulators.base import Evaluation
+
+Progress = Callable[[int, int, str], None]
+
+
+def no_progress(done: int, total: int, message: str) -> None:
+    """A progress callback that does nothing."""
+
+
+# --------------------------------------------------------------------------- one batch
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fault(exc: BaseException) -> str:
+    """One line naming what a simulator raised."""
+    if isinstance(exc, (TimeoutError, RuntimeError)) and str(exc):
+        return _one_line(str(exc))
+    return _one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+def checked(simulator, raw, n: int) -> Evaluation | str:
+    """The simulator's answer for n rows as a clean Evaluation, or the reason the whole batch failed.
+
+    Undeclared outputs are dropped; a row with a non-finite output or an error message is failed
+    with every output NaN.
+    """
+    names = [o.name for o in simulator.outputs]
+    if isinstance(raw, Evaluation):
+        properties, errors = raw.properties, raw.errors
+    elif isinstance(raw, dict):
+        properties, errors = dict(raw), raw.get("error")
+        properties.pop("error", None)
+    else:
+        return f"returned a {type(raw).__name__}, not a dict of (N,) arrays or an Evaluation"
+    missing = [name for name in names if name not in properties]
+    if missing:
+        got = ", ".join(k for k in properties) or "nothing"
+        return f"returned no '{missing[0]}' (declared outputs: {', '.join(names)}; returned: {got})"
+    clean = {}
+    for name in names:
+        try:
+            values = np.asarray(properties[name], dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"returned non-numeric values for '{name}'"
+        if values.shape != (n,):
+            return f"returned shape {values.shape} for '{name}', expected ({n},) (one value per sample)"
+        clean[name] = values.copy()
+    errors = np.full(n, "", dtype=object) if errors is None else np.asarray(errors, dtype=object).reshape(-1)
+    if len(errors) != n:
+        return f"returned {len(errors)} error messages for {n} samples"
+    errors = np.asarray([_one_line(e) if e not in (None, "") and str(e) != "nan" else "" for e in errors], dtype=object)
+    for i in range(n):
+        if not errors[i]:
+            bad = [name for name in names if not np.isfinite(clean[name][i])]
+            if bad:
+                kind = "NaN" if np.isnan(clean[bad[0]][i]) else "inf"
+                errors[i] = f"returned {kind} for {', '.join(bad)}"
+    failed = errors != ""
+    for name in names:
+        clean[name][failed] = np.nan
+    return Evaluation(clean, errors)
+
+
+def evaluate_batch(simulator, batch) -> Evaluation | str:
+    """Call the simulator on one batch, catching everything it may raise (a string: why it failed)."""
+    try:
+        raw = simulator(batch)
+    except (Exception, SystemExit) as exc:  # a simulator fault, reported, never raised
+        return _fault(exc)
+    return checked(simulator, raw, len(batch))
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass(eq=False)
+class _Task:
+    index: np.ndarray  # rows of the samples in this batch
+
+
+class _Inline:
+    """Batches one after another in this process."""
+
+    slots = 1
+
+    def __init__(self, simulator, samples):
+        self.simulator, self.samples = simulator, samples
+        self._done = None
+
+    def submit(self, task: _Task) -> None:
+        self._done = (task, evaluate_batch(self.simulator, self.samples.take(task.index)))
+
+    def wait(self) -> list[tuple[_Task, Evaluation | str]]:
+        done, self._done = self._done, None
+        return [done]
+
+    def close(self) -> None:
+        pass
+
+
+class _Threads:
+    """External programs: ``workers`` threads, each waiting on its own subprocess."""
+
+    def __init__(self, simulator, samples, workers: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.simulator, self.samples, self.slots = simulator, samples, workers
+        self.pool = ThreadPoolExecutor(workers)
+        self.running = {}
+
+    def submit(self, task: _Task) -> None:
+        self.running[self.pool.submit(evaluate_batch, self.simulator, self.samples.take(task.index))] = task
+
+    def wait(self):
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+        return [(self.running.pop(f), f.result()) for f in done]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_main(conn, payload: bytes, threads: int) -> None:  # runs in a spawned worker process
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    try:
+        simulator = pickle.loads(payload)
+        import sys
+
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+    except BaseException as exc:  # the simulator cannot even be rebuilt here
+        conn.send(("broken", _fault(exc)))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        key, batch = message
+        conn.send((key, evaluate_batch(simulator, batch)))
+
+
+class _Processes:
+    """Python simulators in ``workers`` spawned processes; a batch past ``timeout_s`` kills its worker."""
+
+    def __init__(self, simulator, samples, workers: int, timeout_s: float | None):
+        import multiprocessing
+
+        try:
+            self.payload = pickle.dumps(simulator)
+        except Exception as exc:
+            raise MatgenError(f"simulator '{simulator.name}' cannot be sent to worker processes ({_fault(exc)}); "
+                              "define it at module level (package.module:function) or run with workers=1 and no "
+                              "timeout") from None
+        self.context = multiprocessing.get_context("spawn")
+        self.samples, self.timeout_s, self.slots = samples, timeout_s, workers
+        self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self.workers: list[dict] = [self._start() for _ in range(workers)]
+        self.queue: deque[_Task] = deque()  # submitted, waiting for a ready worker
+        self.broken: str | None = None  # why no worker can run this simulator
+        self.pending: list[tuple[_Task, Evaluation | str]] = []  # finished, not yet handed back
+
+    def _start(self) -> dict:
+        parent, child = self.context.Pipe()
+        process = self.context.Process(target=_worker_main, args=(child, self.payload, self.threads), daemon=True)
+        process.start()
+        child.close()
+        return {"process": process, "conn": parent, "ready": False, "task": None, "deadline": math.inf}
+
+    def _kill(self, worker: dict) -> None:
+        worker["process"].kill()
+        worker["process"].join()
+        worker["conn"].close()
+
+    def _replace(self, worker: dict) -> None:
+        self._kill(worker)
+        self.workers[self.workers.index(worker)] = self._start()
+
+    def submit(self, task: _Task) -> None:
+        if self.broken is not None:
+            self.pending.append((task, self.broken))
+            return
+        self.queue.append(task)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for worker in self.workers:
+            if self.queue and worker["ready"] and worker["task"] is None:
+                task = self.queue.popleft()
+                worker["conn"].send((id(task), self.samples.take(task.index)))
+                worker["task"] = task
+                worker["deadline"] = time.monotonic() + (self.timeout_s or math.inf)
+
+    def wait(self):
+        from multiprocessing.connection import wait
+
+        while not self.pending:
+            now = time.monotonic()
+            deadline = min(w["deadline"] for w in self.workers)
+            conns = [w["conn"] for w in self.workers]
+            ready = wait(conns, timeout=None if deadline == math.inf else max(0.0, deadline - now))
+            for worker in list(self.workers):
+                if worker["conn"] in ready:
+                    self._receive(worker)
+                elif worker["task"] is not None and time.monotonic() >= worker["deadline"]:
+                    task = worker["task"]
+                    self._replace(worker)
+                    self.pending.append((task, f"timed out after {self.timeout_s:g} s (worker killed)"))
+            self._dispatch()
+        done, self.pending = self.pending, []
+        return done
+
+    def _receive(self, worker: dict) -> None:
+        try:
+            key, result = worker["conn"].recv()
+        except (EOFError, OSError):
+            worker["process"].join(timeout=5)
+            code = worker["process"].exitcode
+            task = worker["task"]
+            if not worker["ready"]:
+                self._kill(worker)
+                self._fail_all(f"a worker process could not start (exit code {code}); a script that runs "
+                               "simulators in worker processes needs its code under if __name__ == '__main__':")
+                return
+            self._replace(worker)
+            if task is not None:
+                self.pending.append((task, f"worker process died (exit code {code})"))
+            return
+        if key == "ready":
+            worker["ready"] = True
+        elif key == "broken":
+            self._fail_all(f"the simulator could not be loaded in a worker process: {result}")
+        elif worker["task"] is not None:  # (None: the run was failed meanwhile by _fail_all)
+            self.pending.append((worker["task"], result))
+            worker["task"], worker["deadline"] = None, math.inf
+
+    def _fail_all(self, reason: str) -> None:
+        self.broken = reason
+        self.pending += [(t, reason) for t in self.queue]
+        self.queue.clear()
+        for worker in self.workers:
+            if worker["task"] is not None:
+                self.pending.append((worker["task"], reason))
+                worker["task"] = None
+            worker["deadline"] = math.inf
+
+    def close(self) -> None:
+        for worker in self.workers:
+            try:
+                worker["conn"].send(None)
+            except (OSError, ValueError):
+                pass
+        for worker in self.workers:
+            worker["process"].join(timeout=2)
+            if worker["process"].is_alive():
+                worker["process"].kill()
+                worker["process"].join()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_simulator(simulator, samples, workers: int = 1, batch_size: int | None = None, timeout_s: float | None = None,
+                  store=None, progress: Progress = no_progress) -> Evaluation:
+    """Evaluate ``simulator`` on every row of ``samples``; rows of the result align with the samples.
+
+    Args:
+        simulator: a Simulator (or a spec for :func:`~matgen.simulators.registry.get_simulator`).
+        samples: a :class:`matgen.data.Dataset` of a kind the simulator takes.
+        workers: parallel worker processes (threads for external programs).
+        batch_size: rows per simulator call (default the simulator's ``batch_size``, lowered so
+            every worker gets work).
+        timeout_s: seconds a batch may run before it is killed and its rows retried one by one.
+        store: a folder keeping each finished batch (module docstring); rows already there are not
+            evaluated again.
+        progress: ``progress(done, total, message)`` after each batch.
+
+    Raises:
+        MatgenError: bad arguments or samples the simulator cannot take as a whole (before any work).
+    """
+    from matgen.simulators.registry import get_simulator
+    from matgen.simulators.store import ResultStore
+
+    if not hasattr(simulator, "outputs"):
+        simulator = get_simulator(simulator)
+    if workers < 1:
+        raise MatgenError(f"workers must be at least 1 (got {workers})")
+    if batch_size is not None and batch_size < 1:
+        raise MatgenError(f"batch size must be at least 1 (got {batch_size})")
+    if timeout_s is not None and not timeout_s > 0:
+        raise MatgenError(f"timeout must be a positive number of seconds (got {timeout_s})")
+    simulator = bound(simulator, samples)
+    check = getattr(simulator, "check", None)
+    if check is not None:
+        check(samples)
+    names = [o.name for o in simulator.outputs]
+    n = len(samples)
+    ids = samples.ids.astype(str)
+    result = Evaluation.all_failed(names, n, "not evaluated")
+    results = ResultStore(store, simulator) if store is not None else None
+    todo = np.arange(n)
+    if results is not None:
+        known = results.load()
+        stored = np.asarray([i in known for i in ids], dtype=bool)
+        for k in np.flatnonzero(stored):
+            values, error = known[ids[k]]
+            for name in names:
+                result.properties[name][k] = values[name]
+            result.errors[k] = error
+        todo = np.flatnonzero(~stored)
+    done = n - len(todo)
+    progress(done, n, f"{done} from the store" if done else simulator.name)
+    if not len(todo):
+        return result
+    size = batch_size or max(1, min(int(getattr(simulator, "batch_size", 32) or 32), math.ceil(len(todo) / workers)))
+    queue = deque(_Task(todo[s:s + size]) for s in range(0, len(todo), size))
+    backend = _backend(simulator, samples, workers, timeout_s)
+    started: dict[int, float] = {}
+    running = 0
+    try:
+        while queue or running:
+            while queue and running < backend.slots:
+                task = queue.popleft()
+                started[id(task)] = time.monotonic()
+                backend.submit(task)
+                running += 1
+            for task, outcome in backend.wait():
+                running -= 1
+                seconds = time.monotonic() - started.pop(id(task), time.monotonic())
+                if isinstance(outcome, str) and len(task.index) > 1:
+                    queue.extendleft(_Task(task.index[k:k + 1]) for k in reversed(range(len(task.index))))  # one by one
+                    continue
+                if isinstance(outcome, str):
+                    outcome = Evaluation.all_failed(names, len(task.index), outcome)
+                for name in names:
+                    result.properties[name][task.index] = outcome.properties[name]
+                result.errors[task.index] = outcome.errors
+                if results is not None:
+                    results.save(ids[task.index], outcome.properties, outcome.errors, seconds)
+                done += len(task.index)
+                failed = int(outcome.failed.sum())
+                progress(done, n, f"{simulator.name}" + (f", {failed} failed" if failed else ""))
+    finally:
+        backend.close()
+    return result
+
+
+def _backend(simulator, samples, workers: int, timeout_s: float | None):
+    if getattr(simulator, "external", False):
+        if timeout_s is not None:
+            simulator = copy.copy(simulator)
+            simulator.timeout_s = float(timeout_s)
+        return _Threads(simulator, samples, workers) if workers > 1 else _Inline(simulator, samples)
+    if workers == 1 and timeout_s is None:
+        return _Inline(simulator, samples)
+    return _Processes(simulator, samples, workers, timeout_s)
+
+
+# --------------------------------------------------------------------------- results into the data
+
+
+def bound(simulator, samples):
+    """``simulator.bind(samples)`` where the simulator has one (user hooks need not)."""
+    bind = getattr(simulator, "bind", None)
+    return bind(samples) if bind is not None else simulator
+
+
+def with_properties(samples, simulator, evaluation: Evaluation):
+    """The samples with each simulated output as a continuous ``property`` condition, plus ``simulation_error``.
+
+    A condition of the same name is replaced (its unit and description become the output's);
+    failed rows hold NaN. ``simulation_error`` is a categorical ``meta`` condition holding, per
+    row, why the simulator could not evaluate it (unknown, i.e. code -1, where it was evaluated).
+    The dataset attr ``simulator`` names the simulator.
+    """
+    from dataclasses import replace
+
+    from matgen.data import Condition
+
+    simulator = bound(simulator, samples)
+    if len(evaluation) != len(samples):
+        raise MatgenError(f"the evaluation has {len(evaluation)} rows but the samples {len(samples)}")
+    conditions = dict(samples.conditions)
+    failed = evaluation.failed
+    for o in simulator.outputs:
+        description = o.description or f"computed by simulator '{simulator.name}'"
+        values = np.where(failed, np.nan, evaluation.properties[o.name])
+        conditions[o.name] = Condition(values, unit=o.unit, role="property", description=description)
+    conditions["simulation_error"] = Condition.from_labels(
+        [e or None for e in evaluation.errors], role="meta",
+        description=f"why simulator '{simulator.name}' could not evaluate the row (unknown: evaluated)")
+    return replace(samples, conditions=conditions, attrs={**samples.attrs, "simulator": simulator.name})
