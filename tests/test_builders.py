@@ -146,3 +146,10 @@ def test_options_and_ranges():
         make_options("spinodal", bogus=1)
     with pytest.raises(MatgenError, match="unknown built-in dataset 'marble'; choose from spinodal"):
         build("marble")
+
+
+def test_small_composites_keep_the_default_particle_radius_at_one_pixel_or_more():
+    ds = build("composite", n=4, size=16, seed=0)  # 3..7 px scaled by 16/64 would be below the generator's 1 px
+    assert ds.signals.shape == (4, 16, 16)
+    assert ds.conditions["mean_radius"].values.min() >= 1.0
+    assert (ds.conditions["phase_fraction"].values > 0).all()

@@ -51,7 +51,7 @@ class CompositeOptions:
     size: int = 64  # micrograph side, px
     seed: int = 0  # same seed, same file
     volume_fraction: Range = Range(0.05, 0.5)  # target particle area fraction
-    mean_radius_px: Range | None = None  # equivalent-disk radius √(ab), px; None: 3..7 px scaled by size/64
+    mean_radius_px: Range | None = None  # equivalent-disk radius √(ab), px; None: 3..7 px scaled by size/64 (at least 1..1.5 px)
     aspect_ratio: Range = Range(1.0, 3.0)  # long / short semi-axis
     orientation_deg: Range = Range(0.0, 180.0)  # long-axis angle from +x towards +y, deg
     orientation_spread_deg: float = 10.0  # std of each particle's angle about the sample's, deg
@@ -155,7 +155,8 @@ def build_composite(options: CompositeOptions = CompositeOptions(), progress: Pr
     o = options
     _check_common(o.n, o.size, o.phases, o.plane)
     f_range = o.volume_fraction.check("volume_fraction", 1e-3, 0.7)
-    r_range = (o.mean_radius_px or Range(3.0 * o.size / 64, 7.0 * o.size / 64)).check("mean_radius_px", 0.5)
+    default_r = Range(max(1.0, 3.0 * o.size / 64), max(1.5, 7.0 * o.size / 64))  # the generator needs ≥ 1 px
+    r_range = (o.mean_radius_px or default_r).check("mean_radius_px", 1.0)
     ar_range = o.aspect_ratio.check("aspect_ratio", 1.0)
     if r_range.high * np.sqrt(ar_range.high) > o.size / 4:
         raise MatgenError(f"particles up to radius {r_range.high:g} px at aspect ratio {ar_range.high:g} do not fit "
