@@ -11,6 +11,7 @@ from matgen.data import write
 from matgen.data.dataset import Axis
 
 from test_evaluate import spectra_set
+from test_train import assert_one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -19,14 +20,6 @@ runner = CliRunner()
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")

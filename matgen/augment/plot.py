@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from matgen.atomic import atomic_path
 from matgen.data.dataset import Dataset
-from matgen.data.plot import _AXIS_LABELS, choose_rows, plot_dataset
+from matgen.data.plot import _AXIS_LABELS, choose_rows, plot_dataset, pyplot, save_png
 
 #: Line colour of each origin (the ``augmentation`` condition).
 COLORS = {"none": "#1f4e99", "physics": "#e07b00", "generative": "#2a9d3a"}
@@ -31,10 +30,7 @@ def plot_augmented(ds: Dataset, path: str | Path, by: str | None = None, seed: i
     """
     if not ds.is_spectrum:
         return plot_dataset(ds, path, title="real and synthetic micrographs")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     by = class_condition(ds, by)
     classes = _classes(ds, by)
@@ -62,11 +58,7 @@ def plot_augmented(ds: Dataset, path: str | Path, by: str | None = None, seed: i
     fig.suptitle(f"{int((~ds.synthetic).sum())} real and {int(ds.synthetic.sum())} synthetic {ds.kind} spectra"
                  + (f" by {by}" if by else "") + " (each scaled to its maximum)", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=100)
 
 
 def _classes(ds: Dataset, by: str | None) -> list[tuple[str, np.ndarray]]:

@@ -443,9 +443,7 @@ class Campaign:
         ctx = self._context
         targets = self.config.parsed_targets()
         units = ctx.units if ctx is not None else _stored_units(L)
-        baselines = {name: Summary.from_dict(st.read_json(L.baseline(name) / "summary.json"))
-                     for name in st.BASELINES if (L.baseline(name) / "summary.json").is_file()}
-        rounds = [Summary.from_dict(st.read_json(p)) for p in sorted((L.root / "rounds").glob("[0-9][0-9]/summary.json"))]
+        baselines, rounds = st.read_summaries(L)
         simulator = getattr(ctx.simulator, "name", "") if ctx is not None else ""
         return CampaignReport(str(L.root), status_, reason,
                               {k: t.describe(units.get(k, "")) for k, t in targets.items()}, units, rounds, baselines,

@@ -17,33 +17,16 @@ from typing import Mapping
 
 import numpy as np
 
-from matgen.atomic import atomic_path
 from matgen.campaign.report import CampaignReport
 from matgen.campaign.targets import Target
+from matgen.data.plot import pyplot, save_png
 
 BASELINE_STYLE = {"nearest": ("nearest training", "tab:gray", "s"), "unguided": ("unguided", "tab:brown", "^")}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    plt = _pyplot()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
-
-
 def plot_errors(report: CampaignReport, path: str | Path) -> Path:
     """Write errors.png (median relative error per target and hit rate, per round, with baselines); returns it."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(report.targets)
     fig, axes = plt.subplots(1, len(names) + 1, figsize=(3.6 * (len(names) + 1), 3.2), squeeze=False)
     rounds = [s.round for s in report.rounds]
@@ -63,7 +46,7 @@ def plot_errors(report: CampaignReport, path: str | Path) -> Path:
         ax.set_ylim(bottom=0)
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_png(fig, Path(path))
 
 
 def _nan(value) -> float:
@@ -95,7 +78,7 @@ def plot_scatter(targets: Mapping[str, Target], units: Mapping[str, str], result
 
     ``results`` maps "nearest" / "unguided" / "round R" to a results.json document.
     """
-    plt = _pyplot()
+    plt = pyplot()
     names = list(targets)
     rounds = [k for k in results if k.startswith("round")]
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(1, len(rounds))))
@@ -130,7 +113,7 @@ def plot_scatter(targets: Mapping[str, Target], units: Mapping[str, str], result
     if len(names) >= 2:
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_png(fig, Path(path))
 
 
 def best_candidates(layout, targets: Mapping[str, Target], units: Mapping[str, str], k: int = 8):

@@ -153,7 +153,7 @@ class CampaignStatus:
 def status(directory: str | os.PathLike) -> CampaignStatus:
     """Where the campaign in ``directory`` stands, from its files (no simulator or model is loaded)."""
     from matgen.campaign.config import CampaignConfig
-    from matgen.campaign.report import Summary
+    from matgen.simulators.store import stored_rows
 
     L = Layout(directory)
     if not L.config.is_file():
@@ -163,19 +163,22 @@ def status(directory: str | os.PathLike) -> CampaignStatus:
     status_ = state["status"]
     if status_ == "running" and not _alive(state.get("pid")):
         status_ = "interrupted"
-    summaries = [Summary.from_dict(read_json(L.baseline(n) / "summary.json"))
-                 for n in BASELINES if (L.baseline(n) / "summary.json").is_file()]
-    rounds = [Summary.from_dict(read_json(p)) for p in sorted((L.root / "rounds").glob("[0-9][0-9]/summary.json"))]
-    evaluated = 0
-    for store in (L.root / "rounds").glob("[0-9][0-9]/store"):
-        for batch in store.glob("batch-*.json"):
-            try:
-                evaluated += len(json.loads(batch.read_text(encoding="utf-8"))["ids"])
-            except (ValueError, KeyError):
-                continue
+    baselines, rounds = read_summaries(L)
+    evaluated = sum(stored_rows(store) for store in (L.root / "rounds").glob("[0-9][0-9]/store"))
     return CampaignStatus(str(L.root), status_, state.get("reason", ""), int(state.get("round", 0)),
                           state.get("phase", ""), len(L.rounds_done()), len(config.round_sizes()),
-                          sum(s.hits for s in rounds), evaluated, summaries + rounds)
+                          sum(s.hits for s in rounds), evaluated, list(baselines.values()) + rounds)
+
+
+def read_summaries(layout: Layout) -> tuple[dict, list]:
+    """The Summary of each finished baseline (name -> Summary) and of each evaluated round, in order."""
+    from matgen.campaign.report import Summary
+
+    L = layout
+    baselines = {name: Summary.from_dict(read_json(L.baseline(name) / "summary.json"))
+                 for name in BASELINES if (L.baseline(name) / "summary.json").is_file()}
+    rounds = [Summary.from_dict(read_json(p)) for p in sorted((L.root / "rounds").glob("[0-9][0-9]/summary.json"))]
+    return baselines, rounds
 
 
 def _alive(pid) -> bool:

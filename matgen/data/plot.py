@@ -23,6 +23,25 @@ def choose_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (imported when first drawing, not at start-up)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` as a PNG atomically, close it, and return the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    pyplot().close(fig)
+    return path
+
+
 def plot_dataset(
     ds: Dataset, path: str | Path, color_by: str | None = None, layout: str = "overlay", limit: int | None = None,
     seed: int = 0, title: str | None = None,
@@ -46,10 +65,7 @@ def plot_dataset(
         ds.condition(color_by)
     else:
         color_by = next((n for n, c in ds.conditions.items() if c.role in ("label", "processing", "property")), None)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = choose_rows(len(ds), limit or (60 if ds.is_spectrum else 16), seed)
     if color_by is not None:
@@ -64,11 +80,7 @@ def plot_dataset(
         else:
             fig.suptitle(title, fontsize=10)
             fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def _sort_key(cond, rows: np.ndarray) -> np.ndarray:

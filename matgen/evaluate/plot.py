@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matgen.atomic import atomic_path
+from matgen.data.plot import pyplot, save_png
 from matgen.data.dataset import Dataset
 from matgen.evaluate.downstream import DownstreamResult
 from matgen.evaluate.spectra import class_names, unit_range
@@ -17,26 +17,9 @@ MAX_CLASSES = 12
 UNIT_KEYS = ("peak_position_error", "peak_fwhm_error")
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    _pyplot().close(fig)
-    return path
-
-
 def plot_overlays(real: Dataset, synthetic: Dataset, label: str | None, path: str | Path, title: str = "") -> Path:
     """PNG of real (grey) and synthetic (orange) spectra of each class, each scaled to [0, 1], means bold."""
-    plt = _pyplot()
+    plt = pyplot()
     real_names, syn_names = class_names(real, label), class_names(synthetic, label)
     counts = {c: int((real_names == c).sum()) for c in dict.fromkeys(real_names) if c and (syn_names == c).any()}
     classes = sorted(counts, key=lambda c: -counts[c])[:MAX_CLASSES]
@@ -63,14 +46,14 @@ def plot_overlays(real: Dataset, synthetic: Dataset, label: str | None, path: st
     fig.supxlabel(f"{real.axis.name} ({real.axis.unit})", fontsize=9)
     fig.suptitle(title or "real (grey) vs synthetic (orange), each spectrum scaled to [0, 1]", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def plot_micrograph_overlays(real: Dataset, synthetic: Dataset, path: str | Path, title: str = "") -> Path:
     """PNG of four real and four synthetic micrographs above the radially averaged S₂ of both sets."""
     from matgen.evaluate.micrographs import indicator, radial_profile, two_point_correlation
 
-    plt = _pyplot()
+    plt = pyplot()
     fig = plt.figure(figsize=(10, 6))
     for k, (ds, what) in enumerate(((real, "real"), (synthetic, "synthetic"))):
         for j in range(min(4, len(ds))):
@@ -87,12 +70,12 @@ def plot_micrograph_overlays(real: Dataset, synthetic: Dataset, path: str | Path
     ax.legend(fontsize=8)
     fig.suptitle(title or "real vs synthetic micrographs and their two-point correlation", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def plot_scores(result: DownstreamResult, path: str | Path, title: str = "") -> Path:
     """PNG of each arm's mean score with ± one standard deviation over seeds, seeds as dots, gains annotated."""
-    plt = _pyplot()
+    plt = pyplot()
     summary = result.summary()
     fig, ax = plt.subplots(figsize=(1.4 * len(summary) + 3, 4.2))
     colours = ["0.5" if s["arm"] == "real" else "tab:blue" if s["arm"].startswith("real+") else "tab:orange"
@@ -113,7 +96,7 @@ def plot_scores(result: DownstreamResult, path: str | Path, title: str = "") -> 
     ax.set_title(title or f"{result.task.label}: {len(result.seeds)} seeds, split by {result.group or 'row'}, "
                  f"{result.model.model}; gain vs real (paired) above the bars", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def plot_quality(result: DownstreamResult, path: str | Path, keys: tuple[str, ...] = (
@@ -121,7 +104,7 @@ def plot_quality(result: DownstreamResult, path: str | Path, keys: tuple[str, ..
     """PNG of the sample-quality metrics per augmenter (mean ± std over seeds), one panel per metric."""
     from matgen.evaluate.downstream import summarize_quality
 
-    plt = _pyplot()
+    plt = pyplot()
     summaries = {name: summarize_quality(q) for name, q in result.quality.items() if q}
     keys = tuple(k for k in keys if any(k in s for s in summaries.values()))
     fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(2.6 * max(1, len(keys)), 3.2), squeeze=False)
@@ -136,4 +119,4 @@ def plot_quality(result: DownstreamResult, path: str | Path, keys: tuple[str, ..
         ax.tick_params(labelsize=7)
     fig.suptitle("sample quality against the real test split (mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)

@@ -77,3 +77,14 @@ class ResultStore:
             "errors": [str(e) for e in errors], "seconds": round(float(seconds), 4),
         }
         return write_text_atomic(self.path / f"batch-{digest}.json", json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def stored_rows(path: str | os.PathLike) -> int:
+    """How many rows the store folder ``path`` holds results for (0 when it is missing; unreadable files skipped)."""
+    count = 0
+    for file in Path(path).glob("batch-*.json"):
+        try:
+            count += len(json.loads(file.read_text(encoding="utf-8"))["ids"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return count
