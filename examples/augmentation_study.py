@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matgen.atomic import write_text_atomic
+from matgen.common.files import write_text_atomic
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.evaluate import ModelConfig, downstream
 from matgen.evaluate.report import jsonable

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from matgen.atomic import write_text_atomic
-from matgen.data.importers.common import Progress, no_progress
+from matgen.common.files import write_text_atomic
+from matgen.common.progress import Progress, no_progress
 
 #: Minerals of the example Raman files; their bands come from matgen.physics.raman's literature table.
 EXAMPLE_MINERALS = ("quartz", "calcite", "diamond", "anatase", "rutile", "gypsum")

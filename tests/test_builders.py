@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from matgen.builders import build, make_options
-from matgen.builders.common import Range
+from matgen.common.ranges import Range
 from matgen.cli.main import app
 from matgen.data import read
 from matgen.errors import MatgenError
@@ -142,7 +142,7 @@ def test_existing_output_is_kept_unless_forced(tmp_path):
 def test_options_and_ranges():
     assert make_options("spinodal", anneal_time="100..200").anneal_time == Range(100, 200, log=True)
     assert make_options("spinodal", n=None).n == 2000  # None keeps the default
-    with pytest.raises(MatgenError, match="has no option 'bogus'"):
+    with pytest.raises(MatgenError, match="dataset 'spinodal': unknown option 'bogus'; choose from n, size"):
         make_options("spinodal", bogus=1)
     with pytest.raises(MatgenError, match="unknown built-in dataset 'marble'; choose from spinodal"):
         build("marble")

@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from matgen.common.seeding import seeded_generators
 from matgen.errors import MatgenError
 from matgen.generative import (
     PREDICTIONS,
@@ -29,7 +30,6 @@ from matgen.generative import (
     sample_dpmpp_2m,
     sample_heun,
     sampling_sigmas,
-    seeded_generators,
     sigma_from_alpha_bar,
     t_to_sigma,
     vp_denoiser,

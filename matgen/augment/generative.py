@@ -23,16 +23,15 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from matgen.augment.effects import scale_of
-from matgen.augment.physics import augmentation_condition, no_progress
+from matgen.augment.physics import augmentation_condition
+from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Condition, Dataset
 from matgen.errors import MatgenError
-
-Progress = Callable[[int, int, str], None]
 
 
 def as_run(run, device: str | None = None):
@@ -41,7 +40,7 @@ def as_run(run, device: str | None = None):
 
     if isinstance(run, Run):
         return run
-    from matgen.train.loop import resolve_device
+    from matgen.common.device import resolve_device
 
     return load_run(run, device=resolve_device(device or "auto"))
 

@@ -16,23 +16,20 @@ EELS ``thickness`` t/λ moves with the sample, :data:`CONDITION_EFFECTS`).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, ClassVar, Mapping
 
 import numpy as np
 
 from matgen.augment import effects as fx
+from matgen.common.progress import Progress, no_progress
+from matgen.common.records import check_names, field_names
 from matgen.data.dataset import SPECTRUM_KINDS, Condition, Dataset
 from matgen.errors import MatgenError
 
-Progress = Callable[[int, int, str], None]
 
 #: The categories of the ``augmentation`` meta condition every augmented dataset carries.
 AUGMENTATIONS = ("none", "physics", "generative")
-
-
-def no_progress(done: int, total: int, message: str) -> None:
-    """A progress callback that does nothing."""
 
 
 @dataclass
@@ -49,12 +46,10 @@ class PhysicsBounds:
         Raises:
             MatgenError: an unknown name (the message lists this kind's bounds) or a bad value.
         """
-        names = [f.name for f in fields(self)]
+        values = {str(name).strip().replace("-", "_"): value for name, value in (values or {}).items()}
+        check_names(values, field_names(self), f"{self.kind} bound")
         new = {}
-        for name, value in (values or {}).items():
-            key = str(name).strip().replace("-", "_")
-            if key not in names:
-                raise MatgenError(f"unknown {self.kind} bound '{name}'; choose from {', '.join(names)}")
+        for key, value in values.items():
             try:
                 new[key] = float(value)
             except (TypeError, ValueError):

@@ -16,19 +16,19 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 
 from matgen.augment.balance import balance_parents, factor_parents
 from matgen.augment.generative import as_run, default_conditions, generative_augment, train_on_dataset
 from matgen.augment.physics import (
-    AUGMENTATIONS, PhysicsBounds, augmentation_condition, no_progress, physics_augment, resolve_bounds,
+    AUGMENTATIONS, PhysicsBounds, augmentation_condition, physics_augment, resolve_bounds,
 )
+from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Condition, Dataset, concat
 from matgen.errors import MatgenError
 
-Progress = Callable[[int, int, str], None]
 METHODS = ("physics", "generative", "both")
 
 

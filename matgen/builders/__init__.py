@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Callable, NamedTuple
 
-from matgen.builders.common import Range, parse_range
-from matgen.data.importers.common import Progress, no_progress
+from matgen.common.progress import Progress, no_progress
+from matgen.common.ranges import Range, parse_range
+from matgen.common.records import check_names
 from matgen.errors import MatgenError
 
 
@@ -56,9 +57,7 @@ def make_options(name: str, **overrides):
     """The options of dataset ``name`` with ``overrides`` (ranges may be given as 'LOW..HIGH' strings)."""
     b = builder(name)
     known = {f.name: f for f in fields(b.options)}
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        raise MatgenError(f"'{name}' has no option {unknown[0]!r}; its options are {', '.join(known)}")
+    check_names(overrides, list(known), "option", f"dataset '{name}'")
     defaults = b.options()
     values = {}
     for key, value in overrides.items():

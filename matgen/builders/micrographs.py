@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from matgen.builders.common import (
-    Range, chunks, continuous, provenance, resolve_device, sample_seeds,
-)
-from matgen.data.importers.common import Progress, no_progress
+from matgen.builders.common import chunks, continuous, provenance
+from matgen.common.device import resolve_device
+from matgen.common.progress import Progress, no_progress
+from matgen.common.ranges import Range
+from matgen.common.seeding import spawned_seeds
 from matgen.data.dataset import Condition, Dataset
 from matgen.errors import MatgenError
 from matgen.physics.elastic import PLANES, homogenize
@@ -120,7 +121,7 @@ def build_spinodal(options: SpinodalOptions = SpinodalOptions(), progress: Progr
     device = resolve_device(o.device)
     rng = np.random.default_rng(o.seed)
     c_bar, t, xi = c_range.draw(rng, o.n), t_range.draw(rng, o.n), xi_range.draw(rng, o.n)
-    seeds = np.asarray(sample_seeds(o.seed, o.n))
+    seeds = np.asarray(spawned_seeds(o.seed, o.n))
     order = np.argsort(t, kind="stable")
     micrographs = np.empty((o.n, o.size, o.size), dtype=np.uint8)
     lengths = np.empty(o.n)
@@ -167,7 +168,7 @@ def build_composite(options: CompositeOptions = CompositeOptions(), progress: Pr
     device = resolve_device(o.device)
     rng = np.random.default_rng(o.seed)
     f, r, ar, angle = f_range.draw(rng, o.n), r_range.draw(rng, o.n), ar_range.draw(rng, o.n), angle_range.draw(rng, o.n)
-    seeds = sample_seeds(o.seed, o.n)
+    seeds = spawned_seeds(o.seed, o.n)
     micrographs, parts = [], []
     for done, part in enumerate(chunks(o.n, CHUNK)):
         result = composite(part.stop - part.start, o.size, torch.as_tensor(f[part]), torch.as_tensor(r[part]),

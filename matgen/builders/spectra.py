@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from matgen.builders.common import (
-    Range, chunks, continuous, provenance, sample_seeds,
-)
-from matgen.data.importers.common import Progress, no_progress
+from matgen.builders.common import chunks, continuous, provenance
+from matgen.common.progress import Progress, no_progress
+from matgen.common.ranges import Range
+from matgen.common.seeding import spawned_seeds
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
 
@@ -84,7 +84,7 @@ def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progre
     weights = random_fractions(rng, o.n, len(refls))
     size, strain = size_range.draw(rng, o.n), strain_range.draw(rng, o.n)
     zero, counts, bg = zero_range.draw(rng, o.n), counts_range.draw(rng, o.n), bg_range.draw(rng, o.n)
-    seeds = sample_seeds(o.seed, o.n)
+    seeds = spawned_seeds(o.seed, o.n)
     background_shape = 0.5 + torch.exp(-3 * (axis - axis[0]) / (axis[-1] - axis[0]))  # flat + decaying, (L,)
     signals = np.empty((o.n, o.points), dtype=np.float32)
     for part in chunks(o.n, CHUNK):
@@ -151,7 +151,7 @@ def build_eels(options: EelsOptions = EelsOptions(), progress: Progress = no_pro
     rng = np.random.default_rng(o.seed)
     material = rng.integers(0, len(o.materials), o.n)
     t_lambda, fwhm, counts = thickness.draw(rng, o.n), resolution.draw(rng, o.n), counts_range.draw(rng, o.n)
-    seeds = np.asarray(sample_seeds(o.seed, o.n))
+    seeds = np.asarray(spawned_seeds(o.seed, o.n))
     signals = np.empty((o.n, o.points), dtype=np.float32)
     done = 0
     for k, name in enumerate(o.materials):
@@ -218,7 +218,7 @@ def build_raman(options: RamanOptions = RamanOptions(), progress: Progress = no_
     rng = np.random.default_rng(o.seed)
     mineral = rng.integers(0, len(minerals), o.n)
     t, p, phi = temperature.draw(rng, o.n), stress.draw(rng, o.n), fluorescence.draw(rng, o.n)
-    seeds = np.asarray(sample_seeds(o.seed, o.n))
+    seeds = np.asarray(spawned_seeds(o.seed, o.n))
     signals = np.empty((o.n, o.points), dtype=np.float32)
     done = 0
     for k, name in enumerate(minerals):

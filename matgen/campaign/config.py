@@ -30,11 +30,12 @@ and the simulator is checked by the campaign before any work (:mod:`matgen.campa
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from matgen.campaign.targets import Target, parse_targets
+from matgen.common.records import from_record
 from matgen.errors import MatgenError
 
 
@@ -160,18 +161,11 @@ class CampaignConfig:
             MatgenError: an unknown key (the message lists the fields) or a malformed value.
         """
         d = {str(k).replace("-", "_"): v for k, v in d.items()}
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise MatgenError(f"{where}: unknown option(s) {', '.join(unknown)}; the options are {', '.join(names)}")
         if base is not None:
             for key in ("data", "run", "regressor"):
                 if isinstance(d.get(key), str) and not Path(d[key]).expanduser().is_absolute():
                     d[key] = str((base / Path(d[key]).expanduser()).resolve())
-        try:
-            config = cls(**d)
-        except TypeError as exc:
-            raise MatgenError(f"{where}: {exc}") from None
+        config = from_record(cls, d, "option", where)
         try:
             return config.check()
         except MatgenError as exc:

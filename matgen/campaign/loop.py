@@ -45,7 +45,6 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from matgen.atomic import atomic_path
 from matgen.campaign import state as st
 from matgen.campaign.checks import Context, check_campaign
 from matgen.campaign.config import CampaignConfig, read_config
@@ -53,17 +52,14 @@ from matgen.campaign.report import CampaignReport, Summary, candidate_rows, summ
 from matgen.campaign.requests import sampling_targets, steering_offsets
 from matgen.campaign.state import CampaignStatus, status
 from matgen.campaign.targets import Target
+from matgen.common.files import atomic_path
+from matgen.common.progress import Progress, no_progress
 from matgen.errors import MatgenError
 
-Progress = Callable[[int, int, str], None]
 OnSummary = Callable[[Summary], None]
 #: The options `resume` may change: how far the campaign goes, not what it does.
 RESUME_OPTIONS = ("rounds", "budget", "stop_after_hits", "max_failure_rate")
 ROUND_SEED_STRIDE = 100_000
-
-
-def no_progress(done: int, total: int, message: str) -> None:
-    """A progress callback that does nothing."""
 
 
 def _resolve_paths(config: CampaignConfig) -> CampaignConfig:
@@ -405,7 +401,7 @@ class Campaign:
         """n candidates of ``model`` for ``targets`` (None: unguided), ids ``{prefix}-IIII``."""
         from matgen.sample import sample
         from matgen.train import load_run
-        from matgen.train.loop import resolve_device
+        from matgen.common.device import resolve_device
 
         c = self.config
         run = load_run(model, device=resolve_device(c.device))

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matgen.atomic import write_text_atomic
+from matgen.common.files import write_text_atomic
 from matgen.errors import MatgenError
 
 CONFIG = "campaign.json"

@@ -33,6 +33,7 @@ from typing import Mapping
 
 import numpy as np
 
+from matgen.common.ranges import split_range
 from matgen.errors import MatgenError
 
 KINDS = ("value", "range", "min", "max")
@@ -40,7 +41,6 @@ KINDS = ("value", "range", "min", "max")
 DEFAULT_TOLERANCE = 0.05
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _VALUE = re.compile(rf"^\s*({_NUMBER})\s*(?:±|\+-|\+/-)\s*({_NUMBER})\s*(%?)\s*$")
-_RANGE = re.compile(rf"^\s*({_NUMBER})\s*\.\.\s*({_NUMBER})\s*$")
 _BOUND = re.compile(rf"^\s*(>=|<=|>|<|≥|≤)\s*({_NUMBER})\s*$")
 FORMS = "'2.95 ± 1%', '2.95 +- 0.02', '140..160', '>= 150' or '<= 3.0'"
 
@@ -180,8 +180,8 @@ def parse_target(name: str, spec) -> Target:
     if m := _VALUE.match(spec):
         tol = float(m.group(2))
         return Target.around(name, float(m.group(1)), tol / 100 if m.group(3) else tol, relative=bool(m.group(3)))
-    if m := _RANGE.match(spec):
-        return Target.between(name, float(m.group(1)), float(m.group(2)))
+    if (ends := split_range(spec)) is not None:
+        return Target.between(name, _finite(name, ends[0]), _finite(name, ends[1]))
     if m := _BOUND.match(spec):
         bound = float(m.group(2))
         return Target.at_least(name, bound) if m.group(1) in (">=", ">", "≥") else Target.at_most(name, bound)

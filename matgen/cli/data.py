@@ -28,17 +28,13 @@ IMPORT_KINDS = ("auto", "micrograph", "xrd", "raman", "eels", "spectrum", "struc
 def _parse_range(text: Optional[str]) -> Optional[tuple[float, float]]:
     if text is None:
         return None
-    for sep in ("..", ":", ","):
-        if sep in text:
-            lo, _, hi = text.partition(sep)
-            try:
-                lo_f, hi_f = float(lo), float(hi)
-            except ValueError:
-                break
-            if lo_f >= hi_f:
-                raise MatgenError(f"--range {text}: the start must be below the end")
-            return lo_f, hi_f
-    raise MatgenError(f"--range '{text}' is not a range; write it as START:END in the axis unit, e.g. 200:1200")
+    from matgen.common.ranges import parse_bounds
+
+    low, high = parse_bounds(text, "--range", separators=("..", ":", ","),
+                             hint="write it as START:END in the axis unit, e.g. 200:1200")
+    if low >= high:
+        raise MatgenError(f"--range {text}: the start must be below the end")
+    return low, high
 
 
 def _parse_size(text: Optional[str]) -> Optional[tuple[int, int]]:

@@ -249,7 +249,7 @@ def _check_output(output: Path, force: bool) -> None:
 
 
 def _device(device: str):
-    from matgen.train.loop import resolve_device
+    from matgen.common.device import resolve_device
 
     return resolve_device(device)
 

@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 from matgen import __version__
-from matgen.atomic import atomic_path
+from matgen.common.files import atomic_path
 from matgen.data.dataset import Axis, Condition, Dataset, concat
 from matgen.errors import MatgenError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matgen.atomic import atomic_path
+from matgen.common.files import atomic_path
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
 

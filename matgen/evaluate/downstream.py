@@ -30,6 +30,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Dataset
 from matgen.data.split import group_keys, split_indices
 from matgen.errors import MatgenError
@@ -37,11 +38,6 @@ from matgen.evaluate.models import ModelConfig, Predictor, features, fit, score
 from matgen.evaluate.quality import check_compatible, sample_quality
 
 AugmentFn = Callable[[Dataset, int], Dataset]
-Progress = Callable[[int, int, str], None]
-
-
-def no_progress(done: int, total: int, message: str) -> None:
-    """A progress callback that does nothing."""
 
 
 @dataclass

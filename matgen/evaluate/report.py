@@ -13,18 +13,18 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from matgen.atomic import write_text_atomic
+from matgen.common.files import write_text_atomic
+from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
-from matgen.evaluate.downstream import AugmentFn, DownstreamResult, downstream, fixed_synthetic, no_progress, task_of
+from matgen.evaluate.downstream import AugmentFn, DownstreamResult, downstream, fixed_synthetic, task_of
 from matgen.evaluate.models import ModelConfig
 from matgen.evaluate.quality import check_compatible, sample_quality
 
-Progress = Callable[[int, int, str], None]
 
 #: The name of the augmenter that adds a synthetic set made beforehand.
 GIVEN = "synthetic"

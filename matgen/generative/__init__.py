@@ -9,7 +9,7 @@ noise into samples::
     loss = diffusion_loss(net, x0, cond, alpha_bar, "v", min_snr_gamma=5.0)
     D = classifier_free_guidance(vp_denoiser(net, alpha_bar, "v"), w=2.0)
     sigmas = sampling_sigmas(alpha_bar, 30, "karras")
-    gens = seeded_generators(range(seed, seed + B))
+    gens = seeded_generators(range(seed, seed + B))        # matgen.common.seeding: sample i uses seed + i
     x = sigmas[0] * per_sample_noise((B, C, L), gens)
     x0 = get_sampler("dpmpp-2m")(D, x, sigmas, cond)
 
@@ -35,7 +35,6 @@ from matgen.generative.samplers import (
     sample_ddpm,
     sample_dpmpp_2m,
     sample_heun,
-    seeded_generators,
     vp_denoiser,
 )
 from matgen.generative.schedules import (
@@ -73,7 +72,6 @@ __all__ = [
     "sample_dpmpp_2m",
     "sample_heun",
     "sampling_sigmas",
-    "seeded_generators",
     "sigma_from_alpha_bar",
     "sigma_to_t",
     "snr",

@@ -21,7 +21,7 @@ Every sampler has the signature
 ``(denoiser, x, sigmas, cond=None, *, generator=None, callback=None) -> x0``.
 Randomness: the stochastic samplers (ddpm, ddim with eta > 0) draw from ``generator``, either one
 torch.Generator for the batch or a list of one generator per sample (see
-:func:`seeded_generators`); with a list, sample i draws only from its own generator, so seed
+:func:`matgen.common.seeding.seeded_generators`); with a list, sample i draws only from its own generator, so seed
 s + i gives the same sample whatever the batch size. The deterministic ones ignore it.
 Progress: ``callback(step_index, total)`` is called after each step; the library never prints.
 """
@@ -40,11 +40,6 @@ from matgen.generative.schedules import alpha_bar_from_sigma, sigma_to_t
 Denoiser = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
 Callback = Callable[[int, int], None]
 Generators = Union[torch.Generator, Sequence[torch.Generator], None]
-
-
-def seeded_generators(seeds: Sequence[int], device: str | torch.device = "cpu") -> list[torch.Generator]:
-    """Return one torch.Generator per seed, e.g. ``seeded_generators(range(seed, seed + B))``."""
-    return [torch.Generator(device).manual_seed(int(s)) for s in seeds]
 
 
 def per_sample_noise(

@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from matgen.common.seeding import seeded_generators
 from matgen.errors import MatgenError
-from matgen.generative.samplers import Generators, per_sample_noise, randn_like, seeded_generators
+from matgen.generative.samplers import Generators, per_sample_noise, randn_like
 
 #: Condition values: (B, K) or one (K,) row for the whole batch, NaN = not given; None when unconditional.
 CondValues = Union[Tensor, Sequence[float], Sequence[Sequence[float]], None]

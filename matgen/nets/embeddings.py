@@ -14,7 +14,7 @@ Notation: ``B`` batch, ``K`` conditions, ``D`` embedding width, ``H`` hidden wid
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from matgen.common.records import from_record
 from matgen.errors import MatgenError
 
 CONDITION_KINDS = ("continuous", "categorical")
@@ -103,11 +104,7 @@ class ConditionSpec:
         Raises:
             MatgenError: a key is not a ConditionSpec field.
         """
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise MatgenError(f"unknown ConditionSpec field(s) {', '.join(unknown)}; the fields are {', '.join(names)}")
-        return cls(**d)
+        return from_record(cls, d, "ConditionSpec field")
 
 
 def random_drop_mask(

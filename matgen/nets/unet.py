@@ -30,12 +30,13 @@ Notation: ``B`` batch, ``C`` channels, ``S`` spatial size(s) (L, or H, W), ``T``
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from matgen.common.records import check_names, field_names, to_record
 from matgen.errors import MatgenError
 from matgen.nets.embeddings import sinusoidal_embedding
 
@@ -47,7 +48,7 @@ class NetConfig:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of the fields."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return to_record(self)
 
     @classmethod
     def from_dict(cls, d: dict):
@@ -62,10 +63,7 @@ class NetConfig:
 
 def check_fields(cls, names) -> None:
     """Raise a MatgenError listing the fields of dataclass ``cls`` when ``names`` holds another."""
-    valid = [f.name for f in fields(cls)]
-    unknown = sorted(set(names) - set(valid))
-    if unknown:
-        raise MatgenError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}; the fields are {', '.join(valid)}")
+    check_names(names, field_names(cls), f"{cls.__name__} field")
 
 
 def check_backbone(config) -> None:

@@ -20,15 +20,17 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 import torch
 
 from matgen import __version__
+from matgen.common.progress import Progress, no_progress
+from matgen.common.seeding import seeded_generators
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
-from matgen.generative import get_sampler, per_sample_noise, sampling_sigmas, seeded_generators
+from matgen.generative import get_sampler, per_sample_noise, sampling_sigmas
 from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
 from matgen.sample import regressor as steering
 from matgen.sample.targets import TargetValue, resolve_targets, split_targets
@@ -36,15 +38,10 @@ from matgen.train.models import VAEModel
 from matgen.train.prepare import condition_matrix, from_network, to_network
 from matgen.train.run import Run, load_run
 
-Progress = Callable[[int, int, str], None]
 
 #: The sigma grid each sampler uses by default: first-order ancestral/DDIM steps on the training
 #: steps (trailing, Lin et al. 2024); the higher-order ODE solvers on the Karras grid.
 DEFAULT_SPACING = {"ddpm": "trailing", "ddim": "trailing", "dpmpp-2m": "karras", "heun": "karras"}
-
-
-def no_progress(done: int, total: int, message: str) -> None:
-    """A progress callback that does nothing."""
 
 
 @dataclass
@@ -60,7 +57,7 @@ def _run(run: Run | str | os.PathLike, device: str | None) -> Run:
     if not isinstance(run, Run):
         run = load_run(run)
     if device is not None:
-        from matgen.train.loop import resolve_device
+        from matgen.common.device import resolve_device
 
         run.model.to(resolve_device(device))
     return run

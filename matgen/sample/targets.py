@@ -21,6 +21,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
+from matgen.common.ranges import split_range
 from matgen.errors import MatgenError
 from matgen.nets.embeddings import ConditionSpec
 
@@ -66,9 +67,7 @@ def _number(spec: ConditionSpec, text) -> float:
 
 def _continuous(spec: ConditionSpec, value: TargetValue, n: int) -> tuple[np.ndarray, list[float]]:
     """Return the (n,) column and the end points to range-check."""
-    if isinstance(value, str) and ".." in value:
-        low, _, high = value.partition("..")
-        value = (low, high)
+    value = split_range(value) or value
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise MatgenError(f"target {spec.name}: a range has two ends, LOW..HIGH; got {value}")
@@ -107,7 +106,7 @@ def resolve_targets(specs: Sequence[ConditionSpec], targets: Mapping[str, Target
         if _is_missing(value):
             continue
         if spec.kind == "categorical":
-            if isinstance(value, (tuple, list)) or (isinstance(value, str) and ".." in value):
+            if isinstance(value, (tuple, list)) or split_range(value) is not None:
                 raise MatgenError(f"target {name} is categorical: give one of {', '.join(spec.categories)}, not a range")
             values[:, k] = _categorical(spec, value, n)
             continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from matgen.common.ranges import parse_bounds
 from matgen.errors import MatgenError
 from matgen.simulators.base import Evaluation, Output, Simulator, check_kind
 
@@ -35,7 +36,8 @@ class EelsThicknessSimulator(Simulator):
         if not float(zero_search_ev) > 0:
             raise MatgenError(f"zero_search_ev must be positive (got {zero_search_ev})")
         if isinstance(zlp_window_ev, str):
-            zlp_window_ev = tuple(float(v) for v in zlp_window_ev.replace("..", ",").split(","))
+            zlp_window_ev = parse_bounds(zlp_window_ev, "zlp_window_ev", separators=("..", ","),
+                                         hint="write LOW..HIGH in eV, e.g. -3..3")
         if zlp_window_ev is not None and not (len(zlp_window_ev) == 2 and zlp_window_ev[0] < zlp_window_ev[1]):
             raise MatgenError(f"zlp_window_ev must be (low, high) eV with low < high (got {zlp_window_ev})")
         self.zero_search_ev, self.zlp_window_ev, self.batch_size = float(zero_search_ev), zlp_window_ev, int(batch_size)

@@ -155,7 +155,7 @@ class ElasticSimulator(Simulator):
     def __call__(self, samples) -> Evaluation:
         import torch
 
-        from matgen.builders.common import resolve_device
+        from matgen.common.device import resolve_device
         from matgen.builders.micrographs import elastic_conditions
 
         self.check(samples)

@@ -34,18 +34,12 @@ import pickle
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
+from matgen.common.progress import Progress, no_progress
 from matgen.errors import MatgenError
 from matgen.simulators.base import Evaluation
-
-Progress = Callable[[int, int, str], None]
-
-
-def no_progress(done: int, total: int, message: str) -> None:
-    """A progress callback that does nothing."""
 
 
 # --------------------------------------------------------------------------- one batch

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matgen.atomic import write_text_atomic
+from matgen.common.files import write_text_atomic
 from matgen.errors import MatgenError
 
 FORMAT = "matgen-simulation-batch"

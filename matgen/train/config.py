@@ -15,10 +15,11 @@ Both are dataclasses saved as JSON in the run's ``config.json``; a ``run.toml`` 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from matgen.common.records import from_record
 from matgen.errors import MatgenError
 from matgen.nets.embeddings import ConditionSpec
 
@@ -119,15 +120,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "the config") -> "TrainConfig":
         """The config with the fields in ``d`` (keys may use - for _); unknown keys raise a MatgenError."""
-        d = {str(k).replace("-", "_"): v for k, v in d.items()}
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise MatgenError(f"{where}: unknown option(s) {', '.join(unknown)}; the options are {', '.join(names)}")
-        try:
-            return cls(**d)
-        except TypeError as exc:
-            raise MatgenError(f"{where}: {exc}") from None
+        return from_record(cls, d, "option", where, dashes=True)
 
     def override(self, **values) -> "TrainConfig":
         """A copy with the options that are not None replaced (command-line values over the file's)."""

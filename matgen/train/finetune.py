@@ -35,10 +35,11 @@ import numpy as np
 
 from matgen.data import read
 from matgen.data.dataset import Dataset
+from matgen.common.progress import Progress, no_progress
 from matgen.errors import MatgenError
 from matgen.train import run as rundir
 from matgen.train.config import TrainConfig
-from matgen.train.loop import Progress, RunResult, _fit, _split, no_progress
+from matgen.train.loop import RunResult, _fit, _split
 from matgen.train.prepare import DataSpec, to_network
 
 

@@ -19,13 +19,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from matgen.common.device import resolve_device
 from matgen.data import read
 from matgen.data.dataset import Dataset
 from matgen.data.split import split
@@ -36,12 +36,7 @@ from matgen.train.config import ModelConfig, TrainConfig
 from matgen.train.models import VAEModel, build_model
 from matgen.train.plan import plan
 from matgen.train.prepare import DataSpec, condition_matrix, to_network
-
-Progress = Callable[[int, int, str], None]
-
-
-def no_progress(done: int, total: int, message: str) -> None:
-    """A progress callback that does nothing."""
+from matgen.common.progress import Progress, no_progress
 
 
 @dataclass
@@ -101,16 +96,6 @@ def step_generator(seed: int, step: int, device: torch.device) -> torch.Generato
     """Return the generator of step ``step``'s noise, timesteps and condition dropout: seeded by (seed, step)."""
     state = int(np.random.SeedSequence([seed, step]).generate_state(1, dtype=np.uint64)[0] >> 1)
     return torch.Generator(device).manual_seed(state)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available else CPU; a named device must exist."""
-    from matgen.builders.common import resolve_device as resolve
-
-    try:
-        return resolve(device)
-    except RuntimeError:
-        raise MatgenError(f"unknown device '{device}'; choose from auto, cpu, cuda (or cuda:N)") from None
 
 
 def _autocast(device: torch.device):

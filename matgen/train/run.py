@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from matgen import __version__
-from matgen.atomic import atomic_path, write_text_atomic
+from matgen.common.files import atomic_path, write_text_atomic
 from matgen.errors import MatgenError
 from matgen.nets.embeddings import ConditionSpec
 from matgen.train.config import ModelConfig, TrainConfig

@@ -6,13 +6,13 @@ packages add readers through the ``matgen.importers`` entry-point group
 (``".ext" = "package.module:read_function"``).
 """
 
-from matgen.data.importers.common import ConditionSource, ImportResult, Progress, no_progress
+from matgen.data.importers.common import ConditionSource, ImportResult
 from matgen.data.importers.images import IMAGE_EXTENSIONS, import_images
 from matgen.data.importers.spectra import SPECTRUM_READERS, import_spectra, spectrum_readers
 from matgen.data.importers.structures import STRUCTURE_EXTENSIONS, read_structures, write_structures
 
 __all__ = [
-    "ConditionSource", "ImportResult", "Progress", "no_progress", "IMAGE_EXTENSIONS", "import_images",
+    "ConditionSource", "ImportResult", "IMAGE_EXTENSIONS", "import_images",
     "SPECTRUM_READERS", "import_spectra", "spectrum_readers", "STRUCTURE_EXTENSIONS", "read_structures",
     "write_structures",
 ]

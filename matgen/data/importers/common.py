@@ -8,18 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from matgen.data.conditions import ConditionSpec, NamePattern, file_column, read_table
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
-
-#: ``progress(done, total, message)``: called as files are read; the CLI turns it into a bar.
-Progress = Callable[[int, int, str], None]
-
-
-def no_progress(done: int, total: int, message: str) -> None:
-    """A progress callback that does nothing."""
 
 
 @dataclass

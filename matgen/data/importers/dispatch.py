@@ -9,7 +9,8 @@ from typing import Sequence
 from matgen.data.conditions import ConditionSpec
 from matgen.data.hdf5 import append as append_rows
 from matgen.data.hdf5 import write
-from matgen.data.importers.common import ConditionSource, ImportResult, Progress, no_progress
+from matgen.common.progress import Progress, no_progress
+from matgen.data.importers.common import ConditionSource, ImportResult
 from matgen.data.importers.images import IMAGE_EXTENSIONS, import_images
 from matgen.data.importers.spectra import import_spectra, spectrum_readers
 from matgen.data.importers.structures import STRUCTURE_EXTENSIONS, read_structures, write_structures

@@ -28,10 +28,11 @@ from typing import Sequence
 
 import numpy as np
 
+from matgen.common.progress import Progress, no_progress
 from matgen.data.conditions import ConditionSpec, build_conditions
 from matgen.data.dataset import Condition, Dataset
 from matgen.data.importers.common import (
-    BadFiles, ConditionSource, ImportResult, Progress, conditions_for_files, find_files, no_progress, row_id,
+    BadFiles, ConditionSource, ImportResult, conditions_for_files, find_files, row_id,
     spec_with_pattern,
 )
 from matgen.errors import MatgenError

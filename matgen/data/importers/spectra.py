@@ -18,10 +18,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from matgen.common.progress import Progress, no_progress
 from matgen.data.conditions import ConditionSpec, build_conditions, split_name_unit
 from matgen.data.dataset import KIND_AXES, SPECTRUM_KINDS, Axis, Dataset
 from matgen.data.importers.common import (
-    BadFiles, ConditionSource, ImportResult, Progress, conditions_for_files, find_files, no_progress, row_id,
+    BadFiles, ConditionSource, ImportResult, conditions_for_files, find_files, row_id,
     spec_with_pattern,
 )
 from matgen.data.importers.gatan import read_dm, read_hspy

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from matgen.atomic import write_text_atomic
-from matgen.data.importers.common import BadFiles, Progress, find_files, no_progress, row_id
+from matgen.common.files import write_text_atomic
+from matgen.common.progress import Progress, no_progress
+from matgen.data.importers.common import BadFiles, find_files, row_id
 from matgen.errors import MatgenError
 
 if TYPE_CHECKING:

@@ -1,0 +1,98 @@
+"""Files: atomic writes (a crash never leaves half a file under the final name), SHA-256, JSON and TOML."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from matgen.errors import MatgenError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    Write the whole file to the yielded path. If the block raises (or the process dies), the
+    final name keeps its previous content (or stays absent) and the temporary file is removed.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Return the hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` ready for strict JSON: NaN as None, numpy scalars as Python numbers, keys as str."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return jsonable(value.item())
+    return value
+
+
+def write_json(path: str | os.PathLike, doc, indent: int = 1) -> Path:
+    """Write ``doc`` as indented JSON atomically (NaN written as null, :func:`jsonable`); returns the path."""
+    return write_text_atomic(path, json.dumps(jsonable(doc), indent=indent, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | os.PathLike, what: str = "file", hint: str = "") -> Any:
+    """The JSON document at ``path``.
+
+    Raises:
+        MatgenError: ``{path}: damaged {what} ({error}); {hint}`` when it is not JSON.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MatgenError(f"{path}: damaged {what} ({exc}){'; ' + hint if hint else ''}") from None
+
+
+def read_toml(path: str | os.PathLike, hint: str) -> dict:
+    """The table in the TOML file ``path``.
+
+    Raises:
+        MatgenError: Python 3.10 (no tomllib), the file is missing (the message adds ``hint``), or not TOML.
+    """
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise MatgenError(f"{path}: config files need Python 3.11 or newer (tomllib)") from None
+    path = Path(path)
+    if not path.is_file():
+        raise MatgenError(f"{path}: no such config file; {hint}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MatgenError(f"{path}: not a valid TOML file ({exc})") from None
