@@ -50,7 +50,7 @@ import torch
 
 from matgen.common.files import write_text_atomic
 from matgen.data.dataset import Axis, Condition, Dataset
-from matgen.evaluate import ModelConfig, downstream
+from matgen.evaluate import PredictorConfig, downstream
 from matgen.evaluate.report import jsonable
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -208,7 +208,7 @@ def augmenters(name: str, gen_steps: int, work: Path, log) -> dict:
 
 
 def run_dataset(name: str, ds: Dataset, label: str, group: str | None, seeds: list[int], gen_steps: int,
-                models: list[ModelConfig], methods: list[str], work: Path, log) -> dict:
+                models: list[PredictorConfig], methods: list[str], work: Path, log) -> dict:
     t0 = time.perf_counter()
     augs = {k: v for k, v in augmenters(name, gen_steps, work, log).items() if k in methods}
     out = {"rows": len(ds), "label": label, "group": group, "axis": ds.axis.describe(), "seeds": len(seeds),
@@ -299,7 +299,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     seeds = list(range(args.seeds or (2 if args.quick else 5)))
     gen_steps = args.gen_steps or (100 if args.quick else 800)
-    models = [ModelConfig(model=m, neighbours=1) for m in args.models.split(",")]
+    models = [PredictorConfig(model=m, neighbours=1) for m in args.models.split(",")]
     start = time.perf_counter()
 
     def log(message: str) -> None:
@@ -319,7 +319,7 @@ def main() -> None:
                 label, group, task_models = "phase", "sample", models
             elif name == "eels":
                 ds, label, group = eels(150 if args.quick else 300, 512), "thickness", None
-                task_models = [ModelConfig(model=m.model, neighbours=1 if m.model != "knn" else 5) for m in models]
+                task_models = [PredictorConfig(model=m.model, neighbours=1 if m.model != "knn" else 5) for m in models]
             else:
                 raise SystemExit(f"unknown data set {name}; choose from rruff, xrd, xrd_phase, eels")
             log(f"{name}: {len(ds)} rows")

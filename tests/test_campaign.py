@@ -20,7 +20,7 @@ from matgen.campaign.targets import hits, parse_targets
 from matgen.cli.main import app
 from matgen.data import read, write
 from matgen.errors import MatgenError
-from matgen.train import load_run
+from matgen.runs import load_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

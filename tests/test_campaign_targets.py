@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from matgen.campaign import CampaignConfig, CampaignReport, Summary, Target, parse_target, read_config, table
+from matgen.campaign import CampaignConfig, CampaignReport, Summary, Target, parse_target, read_campaign_config, table
 from matgen.campaign.baselines import nearest_rows, target_point
-from matgen.campaign.report import mean_pairwise_distance, summarize, unique_fraction
-from matgen.campaign.targets import errors, hits, meets, ranking, relative_error
+from matgen.campaign.report import summarize
+from matgen.campaign.targets import errors, hits, meets, ranking, relative_error, score
+from matgen.evaluate.diversity import mean_pairwise_distance, unique_fraction
 from matgen.data import Condition, Dataset
 from matgen.errors import MatgenError
 
@@ -97,7 +98,7 @@ def test_ranges_and_bounds_become_sampling_values_inside_the_admissible_side():
 def _summary_of(achieved, failures):
     targets = {"density": Target.around("density", 3.0, 0.01), "modulus": Target.at_least("modulus", 150.0)}
     ids = [f"c-{i}" for i in range(len(failures))]
-    return summarize("round 1", 1, ids, targets, achieved, np.asarray(failures, dtype=object))
+    return summarize("round 1", 1, ids, score(targets, achieved), achieved, np.asarray(failures, dtype=object))
 
 
 def test_a_summary_counts_hits_failures_and_median_errors_over_the_evaluated():
@@ -183,18 +184,18 @@ def test_malformed_configs_name_the_field(fields, match):
 def test_a_toml_config_reads_with_paths_relative_to_it(tmp_path):
     (tmp_path / "c.toml").write_text('data = "data/s.h5"\ncandidates = 4\n[targets]\ndensity = "2.95 ± 1%"\n'
                                      'modulus = "140..160"\n[train]\nnet = "tiny"\n', encoding="utf-8")
-    config = read_config(tmp_path / "c.toml")
+    config = read_campaign_config(tmp_path / "c.toml")
     assert config.data == str((tmp_path / "data" / "s.h5").resolve()) and config.candidates == 4
-    assert config.parsed_targets()["modulus"].kind == "range" and config.train == {"net": "tiny"}
+    assert config.targets["modulus"].kind == "range" and config.train == {"net": "tiny"}
     assert CampaignConfig.from_dict(config.to_dict()).to_dict() == config.to_dict()
     (tmp_path / "bad.toml").write_text('candidats = 4\nbuilder = "spinodal"\n[targets]\nmodulus = ">= 1"\n')
     with pytest.raises(MatgenError, match="unknown option 'candidats'; choose from targets, data"):
-        read_config(tmp_path / "bad.toml")
+        read_campaign_config(tmp_path / "bad.toml")
     (tmp_path / "broken.toml").write_text('candidates = \n')
     with pytest.raises(MatgenError, match="not a valid TOML file"):
-        read_config(tmp_path / "broken.toml")
+        read_campaign_config(tmp_path / "broken.toml")
     with pytest.raises(MatgenError, match="no such config file; give a campaign .toml"):
-        read_config(tmp_path / "missing.toml")
+        read_campaign_config(tmp_path / "missing.toml")
 
 
 def _results(rows):

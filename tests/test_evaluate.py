@@ -9,7 +9,7 @@ import pytest
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
 from matgen.evaluate import (
-    ModelConfig, downstream, find_peaks, fixed_synthetic, memorisation, mmd2_unbiased, nearest_distances, peak_errors,
+    PredictorConfig, downstream, find_peaks, fixed_synthetic, memorisation, mmd2_unbiased, nearest_distances, peak_errors,
     s2_distance, sample_quality, spectral_angle_deg, split_by_group, two_point_correlation, write_metrics,
 )
 from matgen.evaluate.downstream import task_of
@@ -206,7 +206,7 @@ def test_micrographs_go_through_quality_and_a_2d_cnn():
     q = sample_quality(real, copies)
     assert q["copied_fraction"] == 1.0 and q["s2_distance"] < 0.02
     assert sample_quality(real, laminates(20, 1, "f"))["copied_fraction"] < 0.3
-    result = downstream(real, {}, "direction", seeds=[0], model=ModelConfig(epochs=20))
+    result = downstream(real, {}, "direction", seeds=[0], model=PredictorConfig(epochs=20))
     assert result.scores["real"][0] >= 0.9
 
 
@@ -221,7 +221,7 @@ def test_micrograph_quality_compares_simulated_properties_when_simulators_exist(
 
 # --------------------------------------------------------------------------- the downstream protocol
 
-FAST = ModelConfig(epochs=25)
+FAST = PredictorConfig(epochs=25)
 
 
 def synthetic_rows(train, rows, signals, labels, tag):
@@ -265,7 +265,7 @@ def test_splits_never_put_one_group_on_both_sides():
 def test_real_only_is_near_perfect_on_an_easy_task_and_bad_synthetic_rows_do_not_help():
     ds = spectra_set(groups_per_class=6, per_group=2)
     result = downstream(ds, {"noise": noise_augmenter, "wrong": mislabelling_augmenter}, "mineral", "sample",
-                        seeds=[0, 1], model=ModelConfig(epochs=15), quality=False)
+                        seeds=[0, 1], model=PredictorConfig(epochs=15), quality=False)
     scores = {row["arm"]: row for row in result.summary()}
     assert scores["real"]["mean"] >= 0.95
     # random noise with random labels: useless (at best ignored), at chance alone, and the real-only model disagrees
@@ -284,7 +284,7 @@ def test_physics_augmentation_keeps_labels_and_is_judged_in_the_protocol():
 
     ds = spectra_set()
     result = downstream(ds, {"physics": lambda train, seed: augment(train, "physics", factor=1, seed=seed)},
-                        "mineral", "sample", seeds=[0], model=ModelConfig(model="knn"))
+                        "mineral", "sample", seeds=[0], model=PredictorConfig(model="knn"))
     assert result.adherence["physics"][0] >= 0.95
     quality = result.quality["physics"][0]
     assert quality["peak_recall"] > 0.9 and quality["peak_position_error"] < 4.0  # bounds: shift ≤ 3 cm-1
@@ -307,7 +307,7 @@ def test_regression_reports_mae_and_a_positive_gain_means_lower_error():
         part.synthetic = np.ones(len(part), bool)
         return concat([train, part])
 
-    result = downstream(ds, {"copies": copies}, "strain_shift", None, seeds=[0], model=ModelConfig(model="knn", neighbours=3))
+    result = downstream(ds, {"copies": copies}, "strain_shift", None, seeds=[0], model=PredictorConfig(model="knn", neighbours=3))
     assert result.task.kind == "regression" and result.task.unit == "cm-1"
     assert result.scores["real"][0] < 0.2 * np.std(shifts)  # MAE in cm-1
     row = {r["arm"]: r for r in result.summary()}["real+copies"]
@@ -323,7 +323,7 @@ def test_protocol_errors_name_the_problem():
     with pytest.raises(MatgenError, match="at least 2 groups"):
         downstream(one_group, {}, "mineral", "sample", seeds=[0])
     with pytest.raises(MatgenError, match="made no synthetic row"):
-        downstream(ds, {"none": lambda train, seed: train}, "mineral", "sample", seeds=[0], model=ModelConfig(model="knn"))
+        downstream(ds, {"none": lambda train, seed: train}, "mineral", "sample", seeds=[0], model=PredictorConfig(model="knn"))
 
 
 def test_fixed_synthetic_set_leaves_out_rows_of_test_groups():
@@ -371,7 +371,7 @@ def test_rruff_quartz_augmented_stays_quartz_for_a_real_only_classifier(shared_d
     train_rows, test_rows = split_by_group(ds, task, "rruff_id", 0, 0.3)
     train, test = ds.take(train_rows), ds.take(test_rows)
     predictor = fit(features(train), train.conditions["mineral"].values, "classification", len(task.classes),
-                    ModelConfig(model="knn"))
+                    PredictorConfig(model="knn"))
     quartz = test.take(np.flatnonzero(test.conditions["mineral"].labels() == "Quartz"))
     assert len(quartz) >= 2  # quartz samples the classifier never saw
     augmented = augment(quartz, "physics", factor=3, seed=0)

@@ -75,14 +75,14 @@ def test_method_physics_augments_each_training_split(files, tmp_path):
 
 def test_the_command_is_one_call_into_the_library(files, tmp_path, monkeypatch):
     import matgen.evaluate
-    from matgen.evaluate.report import Evaluation
+    from matgen.evaluate.report import EvaluationReport
 
     seen = {}
 
     def fake(real, synthetic, augmenters, label, group, seeds, test_fraction, model, run_downstream, progress, simulator):
         seen.update(real=len(real), synthetic=len(synthetic), augmenters=list(augmenters), label=label, group=group,
                     seeds=seeds, test_fraction=test_fraction, model=model.model, epochs=model.epochs)
-        return Evaluation(len(real), len(synthetic), label, group)
+        return EvaluationReport(len(real), len(synthetic), label, group)
 
     monkeypatch.setattr(matgen.evaluate, "evaluate", fake)
     result = invoke("evaluate", files["augmented"], "-o", tmp_path / "e", "--label", "mineral", "--group", "sample",

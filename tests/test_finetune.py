@@ -10,12 +10,11 @@ from safetensors.torch import load_file
 from matgen.data import concat, read, write
 from matgen.errors import MatgenError
 from matgen.sample import sample
-from matgen.train import TrainConfig, finetune, load_run, train
-from matgen.train import resume
-from matgen.train.finetune import finetune_config
+from matgen.common.files import file_sha256
+from matgen.runs import condition_matrix, load_run, read_config, to_network
+from matgen.train import TrainConfig, finetune, resume, train
+from matgen.train.finetuning import finetune_config
 from matgen.train.loop import evaluate
-from matgen.train.prepare import condition_matrix, to_network
-from matgen.train.run import file_sha256, read_config
 
 from test_train import TINY, toy_dataset
 
@@ -45,7 +44,7 @@ def _loss_on(run_dir, path) -> float:
     ds = read(path)
     x = torch.as_tensor(to_network(ds.signals, run.data))
     c = torch.as_tensor(condition_matrix(ds, run.conditions))
-    return evaluate(run.model, x, c, run.train)[0]
+    return evaluate(run.model, x, c, TrainConfig.from_dict(run.config.train))[0]
 
 
 def test_a_finetune_is_a_complete_run_that_learns_the_new_data_and_leaves_the_base_alone(base):
@@ -55,12 +54,13 @@ def test_a_finetune_is_a_complete_run_that_learns_the_new_data_and_leaves_the_ba
     result = finetune(folder / "base", new, folder / "ft", steps=40, lr=2e-3)
     assert result.steps == 40 and _files(folder / "base") == before
     assert _loss_on(folder / "ft", new) < 0.9 * loss_before
-    model, data, train_config, doc = read_config(folder / "ft")
-    base_model, base_data, _, _ = read_config(folder / "base")
+    ft, base_config = read_config(folder / "ft"), read_config(folder / "base")
+    model, data, train_config = ft.model, ft.data, TrainConfig.from_dict(ft.train)
+    base_model, base_data = base_config.model, base_config.data
     assert model.to_dict() == base_model.to_dict()  # network and condition specs (ranges) unchanged
     assert data.sha256 == file_sha256(new) and data.norm == base_data.norm and data.n_train + data.n_val == 96
     assert train_config.steps == 40 and train_config.warmup_steps == 4 and train_config.lr == 2e-3
-    origin = doc["finetuned_from"]
+    origin = ft.records["finetuned_from"]
     assert origin["run"] == str((folder / "base").resolve()) and origin["steps"] == 30
     assert origin["weights_sha256"] == file_sha256(folder / "base" / "model.safetensors")
     assert origin["data_sha256"] == file_sha256(old)
@@ -95,7 +95,7 @@ def test_an_interrupted_finetune_resumes_bit_identically(base):
     assert result.steps == 12
     whole, parts = load_file(folder / "whole" / "model.safetensors"), load_file(folder / "parts" / "model.safetensors")
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
-    assert "finetuned_from" in read_config(folder / "parts")[3]
+    assert "finetuned_from" in read_config(folder / "parts").records
 
 
 def test_bad_finetunes_are_clear_errors(base, tmp_path):

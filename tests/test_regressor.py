@@ -21,9 +21,10 @@ from matgen.errors import MatgenError
 from matgen.generative import q_sample
 from matgen.sample import sample
 from matgen.sample.regressor import steered
-from matgen.train import TrainConfig, load_run, resume, train
-from matgen.train.prepare import condition_matrix, to_network
-from matgen.train.run import file_sha256, save_tensors
+from matgen.common.files import file_sha256
+from matgen.runs import condition_matrix, load_run, to_network
+from matgen.runs.tensors import save_tensors
+from matgen.train import TrainConfig, resume, train
 
 from test_train import TINY, assert_one_line_error, toy_dataset
 

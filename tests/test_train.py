@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 from matgen.cli.main import app
 from matgen.data import Axis, Condition, Dataset, write
 from matgen.errors import MatgenError
-from matgen.train import TrainConfig, learning_rate, load_run, read_toml, resume, train
+from matgen.common.files import file_sha256
+from matgen.runs import condition_matrix, describe_data, from_network, load_run, read_config, to_network
+from matgen.runs.metrics import read_metrics
+from matgen.train import TrainConfig, learning_rate, read_toml, resume, train
 from matgen.train.loop import batch_indices, schedule_lengths
 from matgen.train.plan import plan
-from matgen.train.prepare import condition_matrix, describe_data, from_network, to_network
-from matgen.train.run import file_sha256, read_config, read_metrics
 
 #: Options of a network small enough for CI: 2 levels of 8 and 16 channels, ~20k parameters.
 TINY = dict(net="tiny", net_options={"base_channels": 8, "channel_mults": [1, 2], "time_dim": 32},
@@ -169,7 +170,8 @@ def test_a_run_directory_holds_config_weights_metrics_and_a_checkpoint(toy_path,
     assert doc["format"] == "matgen-run" and doc["model"]["kind"] == "diffusion"
     assert doc["data"]["sha256"] == file_sha256(toy_path) and doc["data"]["norm"] == "labels"
     assert doc["model"]["conditions"][0]["unit"] == "g/cm3" and doc["train"]["steps"] == 6
-    model, data, train_config, _ = read_config(run_dir)
+    run_config = read_config(run_dir)
+    model, data, train_config = run_config.model, run_config.data, TrainConfig.from_dict(run_config.train)
     assert train_config == config and model.conditions[1].categories == ("coarse", "fine")
     assert data.n_train + data.n_val == 48 and data.n_val > 0
     rows = read_metrics(run_dir)

@@ -36,11 +36,11 @@ from matgen.errors import MatgenError
 
 def as_run(run, device: str | None = None):
     """``run`` as a loaded Run (a directory is loaded onto ``device``, default auto)."""
-    from matgen.train.run import Run, load_run
+    from matgen.common.device import resolve_device
+    from matgen.runs import Run, load_run
 
     if isinstance(run, Run):
         return run
-    from matgen.common.device import resolve_device
 
     return load_run(run, device=resolve_device(device or "auto"))
 
@@ -102,7 +102,7 @@ def generative_augment(ds: Dataset, run, conditions_rows: np.ndarray, seed: int 
 
     Args:
         ds: the dataset whose rows give the condition values.
-        run: a trained diffusion or VAE run (a :class:`~matgen.train.Run` or its directory)
+        run: a trained diffusion or VAE run (a :class:`~matgen.runs.Run` or its directory)
             conditioned on some of ``ds``'s conditions (or unconditional).
         conditions_rows: (M,) indices of rows of ``ds``; repeats ask for several samples.
         seed: row j of the result uses seed + j.
@@ -206,13 +206,13 @@ def train_on_dataset(ds: Dataset, steps: int, run_dir: str | os.PathLike | None 
         MatgenError: ``run_dir`` already holds a run (without ``force``), or a bad option.
     """
     from matgen.data import write
+    from matgen.runs import RunFiles
     from matgen.train import TrainConfig, train
-    from matgen.train.run import CONFIG
 
     if not (isinstance(steps, int) and steps >= 1):
         raise MatgenError(f"train steps must be a whole number ≥ 1, got {steps}")
     run_dir = Path(run_dir) if run_dir is not None else Path(tempfile.mkdtemp(prefix="matgen-augment-run-"))
-    if (run_dir / CONFIG).exists() and not force:
+    if RunFiles(run_dir).holds_run() and not force:
         raise MatgenError(f"{run_dir} already holds a run; reuse it with --model {run_dir}, or pass --force to "
                           "train afresh")
     names = tuple(default_conditions(ds) if conditions is None else conditions)

@@ -30,11 +30,10 @@ from matgen.errors import MatgenError
 
 @dataclass
 class Context:
-    """What the checks found: the simulator (bound to the data), the parsed targets and their units."""
+    """What the checks found: the simulator (bound to the data) and the targets' units."""
 
     simulator: object
-    targets: dict[str, Target]
-    units: dict[str, str]
+    units: dict[str, str]  # target name -> the unit the simulator returns it in
 
 
 def check_campaign(config: CampaignConfig, simulator=None) -> Context:
@@ -46,7 +45,7 @@ def check_campaign(config: CampaignConfig, simulator=None) -> Context:
     from matgen.simulators import get_simulator
 
     config.check()
-    targets = config.parsed_targets()
+    targets = config.targets
     spec = simulator if simulator is not None else config.simulator
     sim = get_simulator(spec, **dict(config.simulator_options))
     probe = probe_data(config)
@@ -64,7 +63,7 @@ def check_campaign(config: CampaignConfig, simulator=None) -> Context:
             raise MatgenError(f"the data holds {name} in {cond.unit or 'no unit'} but simulator '{sim.name}' returns "
                               f"it in {o.unit or 'no unit'}; convert one of them")
     check_feasible(sim, targets)
-    return Context(sim, targets, {n: outputs[n].unit for n in targets})
+    return Context(sim, {n: outputs[n].unit for n in targets})
 
 
 def probe_data(config: CampaignConfig):
@@ -78,9 +77,9 @@ def probe_data(config: CampaignConfig):
 
         options = {k: v for k, v in config.builder_options.items() if k != "n"}
         return build(config.builder, n=2, **options)
-    from matgen.train.run import read_config as read_run
+    from matgen.runs import read_config
 
-    path = Path(read_run(config.run)[1].path)
+    path = Path(read_config(config.run).data.path)
     if not path.is_file():
         raise MatgenError(f"the run's training data {path} is missing; give the starting data as data = \"DATA.h5\"")
     return read(path)
@@ -88,18 +87,17 @@ def probe_data(config: CampaignConfig):
 
 def check_conditions(config: CampaignConfig, targets: Mapping[str, Target], probe) -> None:
     """Every target must be a continuous condition of the model (or of the regressor)."""
+    from matgen.runs import check_fits, model_class, read_config
     from matgen.sample.targets import valid_targets
-    from matgen.train.run import read_config as read_run
 
     specs = []
     if config.run is not None:
-        from matgen.train.finetune import check_compatible
-
-        model, data, _, _ = read_run(config.run)
-        if model.kind == "regressor":
+        run = read_config(config.run)
+        model, data = run.model, run.data
+        if not model_class(model.kind).conditions_are_inputs:
             raise MatgenError(f"{config.run} is a regressor run; a campaign samples from a diffusion or VAE run "
                               "(give the regressor as regressor = \"RUN\")")
-        check_compatible(probe, data, str(config.data or config.builder or data.path))
+        check_fits(probe, data, str(config.data or config.builder or data.path))
         specs = list(model.conditions)
         names = [s.name for s in specs]
     else:
@@ -107,7 +105,7 @@ def check_conditions(config: CampaignConfig, targets: Mapping[str, Target], prob
         for name in names:
             probe.condition(name)  # an unknown one -> MatgenError listing the data's conditions
     if config.regressor is not None:
-        reg = read_run(config.regressor)[0]
+        reg = read_config(config.regressor).model
         specs += list(reg.conditions)
         names += [s.name for s in reg.conditions]
     for name in targets:

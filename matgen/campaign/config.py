@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from matgen.campaign.targets import Target, parse_targets
+from matgen.campaign.targets import parse_targets
+from matgen.common.files import read_toml
 from matgen.common.records import from_record
 from matgen.errors import MatgenError
 
@@ -43,7 +44,7 @@ from matgen.errors import MatgenError
 class CampaignConfig:
     """Everything a campaign is told; defaults suit a small CPU campaign."""
 
-    targets: dict = field(default_factory=dict)  # property -> target ("2.95 ± 1%", "140..160", ">= 150", Target)
+    targets: dict = field(default_factory=dict)  # property -> Target, given as text: "2.95 ± 1%", "140..160", ">= 150"
     # starting point: data and/or a trained run
     data: str | None = None  # a matgen dataset file (.h5) to start from
     builder: str | None = None  # or a built-in dataset to build (spinodal, composite, ...)
@@ -75,16 +76,18 @@ class CampaignConfig:
     seed: int = 0  # seeds sampling (round r, candidate i: seed + 100000 r + i), training and fine-tuning
     device: str = "auto"  # auto, cpu or cuda for training and sampling
 
-    def parsed_targets(self) -> dict[str, Target]:
-        """name -> Target (MatgenError for a malformed one)."""
-        return parse_targets(self.targets)
+    def __post_init__(self) -> None:
+        """Parse the targets once, here: everything after this passes the :class:`Target` objects."""
+        if not isinstance(self.targets, Mapping):
+            raise MatgenError(f"targets must be a table (name = value pairs), got {self.targets!r}")
+        self.targets = parse_targets(self.targets)
 
     def train_config(self):
         """The TrainConfig of the first model: ``train`` with conditions (default: the targets), seed and device."""
         from matgen.train import TrainConfig
 
         values = dict(self.train)
-        values.setdefault("conditions", tuple(self.parsed_targets()))
+        values.setdefault("conditions", tuple(self.targets))
         values.setdefault("seed", self.seed)
         values.setdefault("device", self.device)
         return TrainConfig.from_dict(values, where="[train]").check()
@@ -103,7 +106,6 @@ class CampaignConfig:
         """Return self, or raise a MatgenError naming the bad field and what it takes."""
         from matgen.generative import SAMPLERS
 
-        self.parsed_targets()
         if self.data is None and self.builder is None and self.run is None:
             raise MatgenError("give the starting point: data = \"DATA.h5\", builder = \"spinodal\" (a built-in "
                               "dataset) and/or run = \"RUN_DIR\" (a trained model)")
@@ -146,7 +148,7 @@ class CampaignConfig:
     def to_dict(self) -> dict:
         """A JSON-ready dict (targets as text; a callable simulator as its name)."""
         d = asdict(self)
-        d["targets"] = {name: t.text() for name, t in self.parsed_targets().items()}
+        d["targets"] = {name: t.text() for name, t in self.targets.items()}
         if callable(self.simulator) or not isinstance(self.simulator, (str, list, tuple)):
             d["simulator"] = _callable_name(self.simulator)
         else:
@@ -165,9 +167,8 @@ class CampaignConfig:
             for key in ("data", "run", "regressor"):
                 if isinstance(d.get(key), str) and not Path(d[key]).expanduser().is_absolute():
                     d[key] = str((base / Path(d[key]).expanduser()).resolve())
-        config = from_record(cls, d, "option", where)
         try:
-            return config.check()
+            return from_record(cls, d, "option").check()
         except MatgenError as exc:
             raise MatgenError(f"{where}: {exc}") from None
 
@@ -185,14 +186,12 @@ def _callable_name(obj) -> str:
     return f"{module}:{name}" if module and name else str(getattr(obj, "name", repr(obj)))
 
 
-def read_config(path: str | Path) -> CampaignConfig:
+def read_campaign_config(path: str | Path) -> CampaignConfig:
     """The CampaignConfig in a TOML file.
 
     Raises:
         MatgenError: the file is missing, not TOML, or holds an unknown or malformed option.
     """
-    from matgen.train.config import load_toml
-
     path = Path(path)
-    doc = load_toml(path, "give a campaign .toml file (examples/*.toml show the fields)")
+    doc = read_toml(path, "give a campaign .toml file (examples/*.toml show the fields)")
     return CampaignConfig.from_dict(doc, where=str(path), base=path.resolve().parent)

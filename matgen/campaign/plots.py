@@ -119,18 +119,19 @@ def plot_scatter(targets: Mapping[str, Target], units: Mapping[str, str], result
 def best_candidates(layout, targets: Mapping[str, Target], units: Mapping[str, str], k: int = 8):
     """The k best evaluated candidates over all rounds (hits first, then by largest relative error), as a
     dataset whose conditions are their achieved target properties; None when nothing was evaluated."""
-    from matgen.campaign.state import read_json
+    from matgen.campaign.state import read_record
     from matgen.campaign.targets import ranking
     from matgen.data import Condition, concat, read
 
     parts = []
-    for folder in sorted((layout.root / "rounds").glob("[0-9][0-9]")):
-        if not (folder / "results.json").is_file():
+    for r in layout.round_numbers():
+        files = layout.round(r)
+        if not files.results.is_file():
             continue
-        rows = [row for row in read_json(folder / "results.json")["candidates"] if not row["error"]]
+        rows = [row for row in read_record(files.results)["candidates"] if not row["error"]]
         if not rows:
             continue
-        ds = read(folder / "candidates.h5")
+        ds = read(files.candidates)
         index = {str(i): j for j, i in enumerate(ds.ids)}
         keep = ds.take([index[row["id"]] for row in rows])
         keep.conditions = {n: Condition(np.asarray([row["achieved"][n] for row in rows]), units.get(n, ""), "property",

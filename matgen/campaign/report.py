@@ -7,9 +7,12 @@ A *summary* condenses one set of simulated candidates against the targets
     median error    per target, the median relative error over the evaluated candidates
     best            the candidate ranked first: hits first, then by its largest relative error
     diversity       the mean pairwise RMS distance of the candidates' signals as the network sees
-                    them (label maps: x = ±1, so 2 sqrt(fraction of differing pixels)), beside the
-                    same measure for as many training samples (diversity_train); unique_fraction
-                    counts signals that are not an exact copy of another candidate
+                    them (:mod:`matgen.evaluate.diversity`), beside the same measure for as many
+                    training samples (diversity_train); unique_fraction counts signals that are
+                    not an exact copy of another candidate
+
+Hits, errors and the ranking come from one :func:`~matgen.campaign.targets.score` per set of
+candidates, which feeds both the per-candidate rows (results.json) and the summary.
 
 The report gathers the rounds' summaries and the baselines' and is written as report.json; the
 command line renders :func:`table` with rich (the library never prints).
@@ -23,7 +26,8 @@ from typing import Mapping
 
 import numpy as np
 
-from matgen.campaign.targets import Target, errors, hits, ranking
+from matgen.campaign.targets import Scores
+from matgen.evaluate.diversity import mean_pairwise_distance, unique_fraction
 
 
 @dataclass
@@ -62,11 +66,9 @@ class Summary:
         return cls(**d)
 
 
-def candidate_rows(ids, targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray], failures,
+def candidate_rows(ids, scores: Scores, achieved: Mapping[str, np.ndarray], failures,
                    sampled: Mapping[str, np.ndarray] | None = None) -> list[dict]:
     """Per candidate: id, the values it was sampled for, every achieved output, the error, hit, relative errors."""
-    hit = hits(targets, achieved)
-    err = errors(targets, achieved)
     rows = []
     for i, row_id in enumerate(ids):
         rows.append({
@@ -74,49 +76,31 @@ def candidate_rows(ids, targets: Mapping[str, Target], achieved: Mapping[str, np
             "sampled": {k: float(v[i]) for k, v in (sampled or {}).items()},
             "achieved": {k: float(v[i]) for k, v in achieved.items()},
             "error": str(failures[i]),
-            "hit": bool(hit[i]),
-            "relative_error": {k: float(v[i]) for k, v in err.items()},
+            "hit": bool(scores.hit[i]),
+            "relative_error": {k: float(v[i]) for k, v in scores.errors.items()},
         })
     return rows
 
 
-def summarize(name: str, round_: int, ids, targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray],
-              failures, x: np.ndarray | None = None, x_train: np.ndarray | None = None, seconds: float = 0.0) -> Summary:
-    """The Summary of N candidates: ``achieved`` output -> (N,) (NaN = failed), ``failures`` (N,) reasons
-    ('' = evaluated), ``x`` (N, D) their signals in network units and ``x_train`` (M, D) training ones."""
+def summarize(name: str, round_: int, ids, scores: Scores, achieved: Mapping[str, np.ndarray], failures,
+              x: np.ndarray | None = None, x_train: np.ndarray | None = None, seconds: float = 0.0) -> Summary:
+    """The Summary of N candidates scored by ``scores``: ``achieved`` output -> (N,) (NaN = failed), ``failures``
+    (N,) reasons ('' = evaluated), ``x`` (N, D) their signals in network units and ``x_train`` (M, D) training ones."""
     failures = np.asarray(failures, dtype=object)
     failed = failures != ""
     n = len(failures)
-    hit = hits(targets, achieved) & ~failed
-    err = errors(targets, achieved)
-    median = {k: (float(np.median(v[~failed])) if (~failed).any() else float("nan")) for k, v in err.items()}
+    hit = scores.hit & ~failed
+    median = {k: (float(np.median(v[~failed])) if (~failed).any() else float("nan")) for k, v in scores.errors.items()}
     best = None
     if n and (~failed).any():
-        i = int(ranking(targets, achieved)[0])
-        best = {"id": str(ids[i]), "hit": bool(hit[i]), "achieved": {k: float(achieved[k][i]) for k in targets},
-                "relative_error": {k: float(v[i]) for k, v in err.items()}}
+        i = int(scores.order[0])
+        best = {"id": str(ids[i]), "hit": bool(hit[i]), "achieved": {k: float(achieved[k][i]) for k in scores.errors},
+                "relative_error": {k: float(v[i]) for k, v in scores.errors.items()}}
     reasons = Counter(str(r) for r in failures[failed])
     return Summary(name, round_, n, int((~failed).sum()), int(failed.sum()), int(hit.sum()), median, best,
                    mean_pairwise_distance(x) if x is not None else None,
                    mean_pairwise_distance(x_train) if x_train is not None else None,
                    unique_fraction(x) if x is not None else 1.0, dict(reasons.most_common(5)), float(seconds))
-
-
-def mean_pairwise_distance(x: np.ndarray) -> float | None:
-    """Mean over pairs i < j of the RMS difference sqrt(mean((x_i - x_j)^2)) of rows x (N, ...); None for N < 2."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    if len(x) < 2:
-        return None
-    sq = (x**2).sum(axis=1)
-    d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0, None) / x.shape[1]  # (N, N)
-    upper = np.triu_indices(len(x), k=1)
-    return float(np.sqrt(d2[upper]).mean())
-
-
-def unique_fraction(x: np.ndarray) -> float:
-    """The fraction of rows of x (N, ...) that are distinct."""
-    x = np.asarray(x).reshape(len(x), -1)
-    return float(len(np.unique(x, axis=0)) / len(x)) if len(x) else 1.0
 
 
 @dataclass

@@ -11,27 +11,30 @@ candidates teach the model the rest.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from matgen.campaign.targets import Target
 
 
-def sampling_targets(targets: Mapping[str, Target], run, margin: float, n: int, regressor=None,
+def trained_ranges(specs: Sequence) -> dict[str, tuple[float, float]]:
+    """name -> (min, max) training range of each continuous condition in ``specs`` (ConditionSpecs; the
+    model's first, then a regressor's): the first spec of a name with a range wins."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for spec in specs:
+        if spec.name not in ranges and spec.minimum is not None:
+            ranges[spec.name] = (spec.minimum, spec.maximum)
+    return ranges
+
+
+def sampling_targets(targets: Mapping[str, Target], trained: Mapping[str, tuple[float, float]], margin: float, n: int,
                      offsets: Mapping[str, float] | None = None) -> dict:
     """name -> what :func:`matgen.sample.sample` is given: a number, or (low, high) spread over the candidates,
-    each moved by its steering offset. ``run`` is the loaded run (its conditions' training ranges cap bounds)."""
-    specs = {s.name: s for s in run.conditions}
-    if regressor is not None:
-        from matgen.train.run import read_config as read_run
-
-        specs.update({s.name: s for s in read_run(regressor)[0].conditions if s.name not in specs})
+    each moved by its steering offset. ``trained`` (:func:`trained_ranges`) caps how far bounds are asked beyond."""
     given = {}
     for name, t in targets.items():
-        spec = specs.get(name)
-        trained = (spec.minimum, spec.maximum) if spec is not None and spec.minimum is not None else None
-        values = t.sampling_values(n, margin, trained) + (offsets or {}).get(name, 0.0)
+        values = t.sampling_values(n, margin, trained.get(name)) + (offsets or {}).get(name, 0.0)
         given[name] = (float(values[0]), float(values[-1])) if t.kind == "range" and n > 1 else float(values[0])
     return given
 

@@ -1,117 +1,27 @@
-"""The campaign directory: where each piece of state lives, and atomic JSON, dataset and log writes.
+"""Where a campaign stands: state.json, the log, and the status read from the directory's files.
 
-Layout (every file is written to a temporary name and renamed, so a crash or ``kill -9`` leaves
-each file either complete or absent)::
-
-    CAMPAIGN/
-      campaign.json            the config (targets as text), matgen version, simulator name
-      state.json               status (running, done, stopped), why, the current round and phase
-      log.txt                  one timestamped line per step
-      data/initial.h5          the starting data (built, or a copy of the given file)
-      runs/initial/            the first model, when the campaign trained it
-      baselines/nearest/       the training samples nearest to the targets: candidates.h5, store/,
-                               results.json, summary.json
-      baselines/unguided/      unguided samples of the first model: the same files
-      rounds/01/               round 1: run/ (the model it sampled from, fine-tuned on the data
-                               so far; absent in round 1, which samples the first model),
-                               candidates.h5, store/ (simulator results, batch by batch),
-                               results.json (per candidate: sampling target, achieved, error, hit),
-                               summary.json, data.h5 (training data + this round's evaluated
-                               candidates), round.json (written last: the round is complete)
-      report.json, errors.png, scatter.png, best.png
-
-A piece of work is redone only when its file is absent; the simulator store keeps every finished
-batch, so a killed round resumes without evaluating a candidate twice.
+:func:`status` reads only files (no simulator or model is loaded), so `matgen campaign status`
+answers at once, also while another process runs the campaign.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matgen.common.files import write_text_atomic
+from matgen.campaign.layout import BASELINES, Layout
+from matgen.common.files import read_json, write_json, write_text_atomic
 from matgen.errors import MatgenError
 
-CONFIG = "campaign.json"
-STATE = "state.json"
-LOG = "log.txt"
-REPORT = "report.json"
 FORMAT = "matgen-campaign"
 FORMAT_VERSION = 1
-BASELINES = ("nearest", "unguided")
 
 
-class Layout:
-    """Paths inside a campaign directory."""
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root).expanduser().resolve()  # absolute: round.json records model and data paths
-
-    @property
-    def config(self) -> Path:
-        return self.root / CONFIG
-
-    @property
-    def state(self) -> Path:
-        return self.root / STATE
-
-    @property
-    def log(self) -> Path:
-        return self.root / LOG
-
-    @property
-    def report(self) -> Path:
-        return self.root / REPORT
-
-    @property
-    def initial_data(self) -> Path:
-        return self.root / "data" / "initial.h5"
-
-    @property
-    def initial_run(self) -> Path:
-        return self.root / "runs" / "initial"
-
-    def baseline(self, name: str) -> Path:
-        return self.root / "baselines" / name
-
-    def round(self, r: int) -> Path:
-        return self.root / "rounds" / f"{r:02d}"
-
-    def rounds_done(self) -> list[int]:
-        """The complete rounds (those with round.json), in order."""
-        done = []
-        for folder in sorted((self.root / "rounds").glob("[0-9][0-9]")):
-            if (folder / "round.json").is_file():
-                done.append(int(folder.name))
-        return done
-
-
-def write_json(path: Path, doc) -> Path:
-    """Write ``doc`` as indented JSON atomically (NaN written as null)."""
-    return write_text_atomic(path, json.dumps(_clean(doc), indent=1, ensure_ascii=False) + "\n")
-
-
-def read_json(path: Path) -> dict:
-    """The JSON document at ``path``; a damaged one is a MatgenError naming the file."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MatgenError(f"{path}: damaged campaign file ({exc}); delete it to redo that step") from None
-
-
-def _clean(value):
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return _clean(value.item())
-    return value
+def read_record(path: Path) -> dict:
+    """The JSON file ``path`` of a campaign; a damaged one is a MatgenError naming the file."""
+    return read_json(path, "campaign file", "delete it to redo that step")
 
 
 def log(layout: Layout, message: str) -> None:
@@ -131,7 +41,7 @@ def read_state(layout: Layout) -> dict:
     """state.json, or a 'new' state when absent."""
     if not layout.state.is_file():
         return {"status": "new", "reason": "", "round": 0, "phase": ""}
-    return read_json(layout.state)
+    return read_record(layout.state)
 
 
 @dataclass
@@ -157,14 +67,14 @@ def status(directory: str | os.PathLike) -> CampaignStatus:
 
     L = Layout(directory)
     if not L.config.is_file():
-        raise MatgenError(f"{directory} is not a campaign directory (no {CONFIG})")
-    config = CampaignConfig.from_dict(read_json(L.config)["config"], where=str(L.config))
+        raise MatgenError(f"{directory} is not a campaign directory (no {L.config.name})")
+    config = CampaignConfig.from_dict(read_record(L.config)["config"], where=str(L.config))
     state = read_state(L)
     status_ = state["status"]
     if status_ == "running" and not _alive(state.get("pid")):
         status_ = "interrupted"
     baselines, rounds = read_summaries(L)
-    evaluated = sum(stored_rows(store) for store in (L.root / "rounds").glob("[0-9][0-9]/store"))
+    evaluated = sum(stored_rows(L.round(r).store) for r in L.round_numbers() if L.round(r).store.exists())
     return CampaignStatus(str(L.root), status_, state.get("reason", ""), int(state.get("round", 0)),
                           state.get("phase", ""), len(L.rounds_done()), len(config.round_sizes()),
                           sum(s.hits for s in rounds), evaluated, list(baselines.values()) + rounds)
@@ -175,9 +85,10 @@ def read_summaries(layout: Layout) -> tuple[dict, list]:
     from matgen.campaign.report import Summary
 
     L = layout
-    baselines = {name: Summary.from_dict(read_json(L.baseline(name) / "summary.json"))
-                 for name in BASELINES if (L.baseline(name) / "summary.json").is_file()}
-    rounds = [Summary.from_dict(read_json(p)) for p in sorted((L.root / "rounds").glob("[0-9][0-9]/summary.json"))]
+    baselines = {name: Summary.from_dict(read_record(L.baseline(name).summary))
+                 for name in BASELINES if L.baseline(name).summary.is_file()}
+    rounds = [Summary.from_dict(read_record(L.round(r).summary)) for r in L.round_numbers()
+              if L.round(r).summary.is_file()]
     return baselines, rounds
 
 

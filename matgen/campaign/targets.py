@@ -177,6 +177,17 @@ def parse_target(name: str, spec) -> Target:
         return _from_table(name, dict(spec))
     if not isinstance(spec, str):
         raise MatgenError(f"target {name}: {spec!r} is not a target; give {FORMS}")
+    return parse_text(name, spec)
+
+
+def parse_text(name: str, spec: str) -> Target:
+    """The Target that the text ``spec`` describes (the forms of the module docstring).
+
+    A campaign parses each target's text once, when its config is made (:class:`CampaignConfig`).
+
+    Raises:
+        MatgenError: text in none of the forms (the message shows them).
+    """
     if m := _VALUE.match(spec):
         tol = float(m.group(2))
         return Target.around(name, float(m.group(1)), tol / 100 if m.group(3) else tol, relative=bool(m.group(3)))
@@ -251,9 +262,23 @@ def errors(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) ->
     return {name: relative_error(t, achieved[name]) for name, t in targets.items()}
 
 
+@dataclass(frozen=True)
+class Scores:
+    """How N candidates did against the targets: computed once by :func:`score`, read by every table."""
+
+    hit: np.ndarray  # (N,) bool: meets every target (a failed candidate, NaN, never does)
+    errors: dict  # target name -> (N,) relative error (NaN where the candidate failed)
+    order: np.ndarray  # (N,) candidate indices, best first: hits, then by the largest relative error; failed last
+
+
+def score(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) -> Scores:
+    """The :class:`Scores` of the candidates whose achieved properties are ``achieved`` (name -> (N,), NaN = failed)."""
+    hit, err = hits(targets, achieved), errors(targets, achieved)
+    worst = np.max(np.stack(list(err.values())), axis=0) if err else np.zeros(len(hit))  # (N,)
+    worst = np.where(np.isnan(worst), np.inf, worst)
+    return Scores(hit, err, np.lexsort((worst, ~hit)))
+
+
 def ranking(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) -> np.ndarray:
     """Candidate indices best first: hits before misses, then by the largest relative error; failed ones last."""
-    err = errors(targets, achieved)
-    worst = np.max(np.stack(list(err.values())), axis=0)  # (N,)
-    worst = np.where(np.isnan(worst), np.inf, worst)
-    return np.lexsort((worst, ~hits(targets, achieved)))
+    return score(targets, achieved).order

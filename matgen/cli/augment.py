@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.train import Device
+from matgen.cli.options import Device
 from matgen.errors import MatgenError
 
 BOUND_HELP = (

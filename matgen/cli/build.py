@@ -11,21 +11,17 @@ from typing import Annotated, Optional
 
 import typer
 
+from matgen.cli.options import Device, Force, OutputH5, Png, Seed
 from matgen.errors import MatgenError
 
 app = typer.Typer(help="Build a dataset from matgen's physics: micrographs with elastic properties, or XRD, "
                        "Raman and EELS spectra with their labels. Same seed, same file.", no_args_is_help=True)
 
-Output = Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).", show_default=False)]
 N = Annotated[Optional[int], typer.Option("--n", help="Number of samples (default the dataset's).", show_default=False)]
 Size = Annotated[Optional[int], typer.Option(help="Micrograph side in pixels (default 64).", show_default=False)]
 Points = Annotated[Optional[int], typer.Option(help="Points on the spectrum axis (default the dataset's).", show_default=False)]
-Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same file.")]
-Device = Annotated[str, typer.Option(help="Where to simulate: auto (CUDA when available), cpu or cuda.")]
 Phases = Annotated[Optional[str], typer.Option(help="Two phases, matrix first, e.g. Al,SiC (see matgen.physics.phases: Al, SiC, Al2O3, pore).", show_default=False)]
 Plane = Annotated[str, typer.Option(help="Elastic state: stress (thin sheet) or strain.")]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
-Png = Annotated[bool, typer.Option("--png/--no-png", help="Also draw OUTPUT.png (a grid of micrographs or the spectra).")]
 
 
 def _range(help_text: str):
@@ -77,7 +73,7 @@ def _run(name: str, output: Path, force: bool, png: bool, **overrides) -> None:
 
 @app.command()
 def spinodal(
-    output: Output,
+    output: OutputH5,
     n: N = None,
     size: Size = None,
     seed: Seed = 0,
@@ -97,7 +93,7 @@ def spinodal(
 
 @app.command()
 def composite(
-    output: Output,
+    output: OutputH5,
     n: N = None,
     size: Size = None,
     seed: Seed = 0,
@@ -120,7 +116,7 @@ def composite(
 
 @app.command()
 def xrd(
-    output: Output,
+    output: OutputH5,
     n: N = None,
     points: Points = None,
     seed: Seed = 0,
@@ -143,7 +139,7 @@ def xrd(
 
 @app.command()
 def raman(
-    output: Output,
+    output: OutputH5,
     n: N = None,
     points: Points = None,
     seed: Seed = 0,
@@ -163,7 +159,7 @@ def raman(
 
 @app.command()
 def eels(
-    output: Output,
+    output: OutputH5,
     n: N = None,
     points: Points = None,
     seed: Seed = 0,

@@ -45,9 +45,9 @@ def run(
     max_failure_rate: MaxFailureRate = None,
 ) -> None:
     """Run a campaign from a TOML config: baselines, then rounds of sample → simulate → relabel → fine-tune."""
-    from matgen.campaign import Campaign, read_config
+    from matgen.campaign import Campaign, read_campaign_config
 
-    campaign_config = read_config(config)
+    campaign_config = read_campaign_config(config)
     for name, value in (("rounds", rounds), ("budget", budget), ("stop_after_hits", stop_after_hits),
                         ("max_failure_rate", max_failure_rate)):
         if value is not None:

@@ -12,15 +12,13 @@ from typing import Annotated, List, Optional
 import typer
 
 from matgen.cli.build import app as build_app
+from matgen.cli.options import DatasetFile, OutputH5, Seed
 from matgen.errors import MatgenError
 
 app = typer.Typer(help="Import lab files into matgen datasets (HDF5), build datasets from physics, and inspect, "
                   "plot, split and check them.", no_args_is_help=True)
 app.add_typer(build_app, name="build")
 
-OutputH5 = Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")]
-Seed = Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")]
-DatasetFile = Annotated[Path, typer.Argument(help="A matgen dataset file (.h5).", show_default=False)]
 
 IMPORT_KINDS = ("auto", "micrograph", "xrd", "raman", "eels", "spectrum", "structures")
 

@@ -11,7 +11,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.train import Device, Force
+from matgen.cli.options import Device, Force
 from matgen.errors import MatgenError
 
 METHOD_HELP = (
@@ -91,7 +91,7 @@ def evaluate(
 
     from matgen.cli.progress import progress_bar
     from matgen.data import read
-    from matgen.evaluate import ModelConfig
+    from matgen.evaluate import PredictorConfig
     from matgen.evaluate import evaluate as run_evaluation
     from matgen.evaluate.report import split_synthetic, write_metrics
 
@@ -104,7 +104,7 @@ def evaluate(
     import torch
 
     torch.set_num_threads(threads)
-    config = ModelConfig(model=model, epochs=epochs).check()
+    config = PredictorConfig(model=model, epochs=epochs).check()
     real, given = split_synthetic(read(data))
     if synthetic is not None:
         if len(given):
@@ -160,7 +160,7 @@ def _print(result, output: Path, pictures: list[Path]) -> None:
     from rich.table import Table
 
     from matgen.cli.show import console
-    from matgen.cli.train import print_warnings
+    from matgen.cli.progress import print_warnings
     from matgen.evaluate.plot import UNIT_KEYS
 
     if result.quality is not None:

@@ -1,4 +1,5 @@
-"""A rich progress bar behind the library's ``progress(done, total, message)`` callback."""
+"""What the commands say on stderr while they work: a rich progress bar behind the library's
+``progress(done, total, message)`` callback, and warnings as yellow lines."""
 
 from __future__ import annotations
 
@@ -25,3 +26,11 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
             bar.update(task, completed=done, total=total, item=message[-40:])
 
         yield update
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Each warning as one yellow line on stderr."""
+    from rich.text import Text
+
+    for warning in warnings:
+        console.print(Text.assemble(("warning: ", "bold yellow"), (warning, "yellow")), soft_wrap=True)

@@ -16,15 +16,13 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.train import Device, Force, RunDir, Seed, print_warnings
+from matgen.cli.options import Device, Force, OptionalOutputH5, Png, RunDir, SampleSeed
+from matgen.cli.progress import print_warnings
 from matgen.errors import MatgenError
 
 #: Context settings of `matgen sample`: let --target-NAME VALUE through to ctx.args.
 TARGET_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
-Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Dataset file to write (.h5).", show_default=False)]
-Png = Annotated[bool, typer.Option("--png/--no-png", help="Also draw OUTPUT.png: a grid of micrographs or the spectra "
-                                   "overlaid, titled with the targets.")]
 
 TARGET_HELP = (
     "A target as NAME=VALUE, repeatable; the same as --target-NAME VALUE (NAME with - or _, e.g. "
@@ -65,14 +63,14 @@ def parse_target_args(args: List[str], pairs: List[str]) -> dict[str, str]:
 def sample(
     ctx: typer.Context,
     run_dir: RunDir,
-    output: Output = None,
+    output: OptionalOutputH5 = None,
     target: Annotated[Optional[List[str]], typer.Option(help=TARGET_HELP, show_default=False)] = None,
     n: Annotated[int, typer.Option("-n", "--n", help="Number of samples.")] = 16,
     sampler: Annotated[str, typer.Option(help="Diffusion sampler: ddpm, ddim, dpmpp-2m or heun (a VAE decodes prior draws).")] = "dpmpp-2m",
     steps: Annotated[int, typer.Option(help="Sampler steps (network calls: 1 per step, 2 for heun).")] = 30,
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w: 0 = conditional model alone, "
                                             "larger = follow the targets more closely.")] = 0.0,
-    seed: Seed = 0,
+    seed: SampleSeed = 0,
     batch_size: Annotated[int, typer.Option(help="Samples per network call (does not change the samples).")] = 64,
     device: Device = "auto",
     png: Png = False,
@@ -97,20 +95,17 @@ def sample(
 ) -> None:
     """Sample candidates from a trained run for target conditions: matgen sample RUN -o OUT.h5 --target-NAME VALUE ..."""
     from matgen.cli.show import console
+    from matgen.runs import load_run, read_config
     from matgen.sample.targets import describe_given
-    from matgen.train import load_run
 
     targets = parse_target_args(list(ctx.args), target or [])
     if regressor_scale is not None and regressor is None:
         raise MatgenError("--regressor-scale needs --regressor REG_RUN, a run trained with "
                           "`matgen train DATA.h5 --model regressor --condition NAME -o REG_RUN`")
     if list_targets:
-        from matgen.train.run import read_config
-
-        model_config, _, _, _ = read_config(run_dir)
-        _print_targets(console, model_config.conditions)
+        _print_targets(console, read_config(run_dir).model.conditions)
         if regressor is not None:
-            _print_targets(console, read_config(regressor)[0].conditions, "targets the regressor steers")
+            _print_targets(console, read_config(regressor).model.conditions, "targets the regressor steers")
         return
     if output is None:
         raise MatgenError("give the file to write: matgen sample RUN -o SAMPLES.h5 (or --list-targets to see the targets)")
@@ -136,9 +131,7 @@ def sample(
         grey_path = write(output.with_name(output.stem + "-grey.h5"), result.grey)
         console.print(f"grey maps → {grey_path}", highlight=False)
     if png:
-        from matgen.train.run import read_config
-
-        specs = list(run.conditions) + (read_config(regressor)[0].conditions if regressor is not None else [])
+        specs = list(run.conditions) + (read_config(regressor).model.conditions if regressor is not None else [])
         title = f"{run.kind} samples · {describe_given(specs, targets)}"
         if run.kind == "diffusion":
             title += f" · {sampler}, {steps} steps, w = {guidance:g}"
@@ -192,7 +185,7 @@ def _validate(console, simulator, samples, output: Path, targets: dict) -> None:
 
 def interpolate(
     run_dir: RunDir,
-    output: Output = None,
+    output: OptionalOutputH5 = None,
     from_id: Annotated[Optional[str], typer.Option(help="Row id of the start, in --data (default the run's training data).")] = None,
     to_id: Annotated[Optional[str], typer.Option(help="Row id of the end, in --data.")] = None,
     data: Annotated[Optional[Path], typer.Option(help="Dataset holding --from-id and --to-id (default: the run's training data).")] = None,
@@ -208,8 +201,8 @@ def interpolate(
     from matgen.cli.show import console
     from matgen.data import read, write
     from matgen.sample import interpolate as interpolate_run
+    from matgen.runs import load_run
     from matgen.sample.plot import plot_samples
-    from matgen.train import load_run
 
     if output is None:
         raise MatgenError("give the file to write: matgen interpolate RUN --from-id A --to-id B -o PATH.h5")

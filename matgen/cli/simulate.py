@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.train import Force
+from matgen.cli.options import Force
 from matgen.errors import MatgenError
 
 Samples = Annotated[Optional[Path], typer.Argument(help="Dataset file (.h5) of the samples to simulate.", show_default=False)]

@@ -11,16 +11,20 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from matgen.cli.options import default_help
 from matgen.errors import MatgenError
+from matgen.train.config import TrainConfig
 
-RunDir = Annotated[Path, typer.Argument(help="A run directory written by `matgen train -o`.", show_default=False)]
-Device = Annotated[str, typer.Option(help="Where to run: auto (CUDA when available), cpu or cuda.")]
-Seed = Annotated[int, typer.Option(help="Random seed: sample i uses SEED + i, so any sample can be regenerated alone.")]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
+DEFAULTS = TrainConfig()
 
 
 def _opt(help_text: str, *names: str):
     return typer.Option(*names, help=help_text, show_default=False)
+
+
+def _field(help_text: str, name: str, *names: str):
+    """An option of the TrainConfig field ``name``, its help ending in the field's default."""
+    return _opt(default_help(help_text, DEFAULTS, name), *names)
 
 
 def train(
@@ -28,54 +32,63 @@ def train(
                                  "checkpoint/ (for --resume).", "--output", "-o")],
     data: Annotated[Optional[Path], typer.Argument(help="Training dataset (.h5); with --resume it defaults to the run's.",
                                                    show_default=False)] = None,
-    model: Annotated[Optional[str], _opt("diffusion (U-Net denoiser), vae (conditional VAE) or regressor (predicts the "
-                                         "--condition properties from noisy inputs, for `matgen sample --regressor`). "
-                                         "Default diffusion.")] = None,
+    model: Annotated[Optional[str], _field("diffusion (U-Net denoiser), vae (conditional VAE) or regressor (predicts "
+                                           "the --condition properties from noisy inputs, for `matgen sample "
+                                           "--regressor`)", "model")] = None,
     condition: Annotated[Optional[List[str]], _opt(
         "Dataset condition(s) to condition on, comma-separated or repeated (e.g. density,anneal_time); any subset; "
         "their units and training ranges are stored in the run. A regressor predicts them instead (continuous "
         "ones only). `matgen data info DATA` lists them.",
         "--condition", "-c")] = None,
     config: Annotated[Optional[Path], _opt("A run.toml of training options (any TrainConfig field, plus a "
-                                           "[net_options] table); command-line options override it.")] = None,
+                                           "\\[net_options] table); command-line options override it.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --output exactly where its checkpoint "
                                          "stopped (weights, optimizer, EMA, RNG, data order). Only --steps, --epochs "
                                          "and --device may change.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Start afresh in an --output that already holds a run.")] = False,
-    net: Annotated[Optional[str], _opt("Network size: tiny (CPU tests), small, base or large (diffusion only). "
-                                       "Default small.")] = None,
-    steps: Annotated[Optional[int], _opt("Optimizer steps (default 20000).")] = None,
+    net: Annotated[Optional[str], _field("Network size: tiny (CPU tests), small, base or large (diffusion only)",
+                                         "net")] = None,
+    steps: Annotated[Optional[int], _field("Optimizer steps", "steps")] = None,
     epochs: Annotated[Optional[float], _opt("Train for this many passes over the training rows instead of --steps.")] = None,
-    batch_size: Annotated[Optional[int], _opt("Samples per step (default 32).")] = None,
-    lr: Annotated[Optional[float], _opt("Peak AdamW learning rate after the linear warm-up; cosine decay to a tenth (default 2e-4).")] = None,
-    warmup_steps: Annotated[Optional[int], _opt("Linear warm-up steps, at most a tenth of the run (default 500).")] = None,
-    grad_clip: Annotated[Optional[float], _opt("Clip the gradient norm to this; 0 = off (default 1).")] = None,
-    ema_decay: Annotated[Optional[float], _opt("EMA decay of the weights that are saved for sampling (default 0.999; "
-                                               "capped so its horizon is at most a tenth of the run).")] = None,
-    val_fraction: Annotated[Optional[float], _opt("Fraction of rows held out for the validation loss (default 0.1).")] = None,
-    eval_every: Annotated[Optional[int], _opt("Validation loss every this many steps (default 500).")] = None,
-    log_every: Annotated[Optional[int], _opt("A metrics.csv row every this many steps (default 50).")] = None,
-    checkpoint_every: Annotated[Optional[int], _opt("Save checkpoint/ every this many steps (default 1000).")] = None,
-    seed: Annotated[Optional[int], _opt("Seed of the split, data order, noise and initial weights (default 0).")] = None,
-    device: Annotated[Optional[str], _opt("auto (CUDA when available), cpu or cuda; bf16 autocast on CUDA (default auto).")] = None,
-    prediction: Annotated[Optional[str], _opt("Diffusion: what the U-Net predicts, eps, x0 or v (default v).")] = None,
-    schedule: Annotated[Optional[str], _opt("Diffusion and regressor: noise schedule, linear or cosine (default "
-                                            "cosine); a regressor must share its diffusion run's.")] = None,
-    min_snr: Annotated[Optional[float], _opt("Diffusion: min-SNR-gamma loss weighting; 0 = unit weights (default 5).")] = None,
-    cond_drop: Annotated[Optional[float], _opt("Probability each condition is hidden per sample in training, for "
-                                               "classifier-free guidance and partial targets (default 0.15).")] = None,
-    beta: Annotated[Optional[float], _opt("VAE: weight of the KL term (default 1).")] = None,
-    kl_warmup: Annotated[Optional[int], _opt("VAE: steps over which the KL weight rises from 0 to beta (default 0).")] = None,
-    free_bits: Annotated[Optional[float], _opt("VAE: free bits, nats per latent dimension (default 0).")] = None,
-    likelihood: Annotated[Optional[str], _opt("VAE: mse, bce, or auto = bce for two-phase label maps (default auto).")] = None,
+    batch_size: Annotated[Optional[int], _field("Samples per step", "batch_size")] = None,
+    lr: Annotated[Optional[float], _field("Peak AdamW learning rate after the linear warm-up; cosine decay to "
+                                          "min_lr_ratio × lr (a --config option)", "lr")] = None,
+    warmup_steps: Annotated[Optional[int], _field("Linear warm-up steps, at most a tenth of the run",
+                                                  "warmup_steps")] = None,
+    grad_clip: Annotated[Optional[float], _field("Clip the gradient norm to this; 0 = off", "grad_clip")] = None,
+    ema_decay: Annotated[Optional[float], _field("EMA decay of the weights that are saved for sampling, capped so its "
+                                                 "horizon is at most a tenth of the run", "ema_decay")] = None,
+    val_fraction: Annotated[Optional[float], _field("Fraction of rows held out for the validation loss",
+                                                    "val_fraction")] = None,
+    eval_every: Annotated[Optional[int], _field("Validation loss every this many steps", "eval_every")] = None,
+    log_every: Annotated[Optional[int], _field("A metrics.csv row every this many steps", "log_every")] = None,
+    checkpoint_every: Annotated[Optional[int], _field("Save checkpoint/ every this many steps",
+                                                      "checkpoint_every")] = None,
+    seed: Annotated[Optional[int], _field("Seed of the split, data order, noise and initial weights", "seed")] = None,
+    device: Annotated[Optional[str], _field("auto (CUDA when available), cpu or cuda; bf16 autocast on CUDA",
+                                            "device")] = None,
+    prediction: Annotated[Optional[str], _field("Diffusion: what the U-Net predicts, eps, x0 or v",
+                                                "prediction")] = None,
+    schedule: Annotated[Optional[str], _field("Diffusion and regressor: noise schedule, linear or cosine; a regressor "
+                                              "must share its diffusion run's", "schedule")] = None,
+    min_snr: Annotated[Optional[float], _field("Diffusion: min-SNR-gamma loss weighting; 0 = unit weights",
+                                               "min_snr")] = None,
+    cond_drop: Annotated[Optional[float], _field("Probability each condition is hidden per sample in training, for "
+                                                 "classifier-free guidance and partial targets", "cond_drop")] = None,
+    beta: Annotated[Optional[float], _field("VAE: weight of the KL term", "beta")] = None,
+    kl_warmup: Annotated[Optional[int], _field("VAE: steps over which the KL weight rises from 0 to beta",
+                                               "kl_warmup")] = None,
+    free_bits: Annotated[Optional[float], _field("VAE: free bits, nats per latent dimension", "free_bits")] = None,
+    likelihood: Annotated[Optional[str], _field("VAE: mse, bce, or auto = bce for two-phase label maps",
+                                                "likelihood")] = None,
     circular: Annotated[Optional[bool], _opt("Periodic padding (default: on for the built-in periodic micrographs, "
                                              "spinodal and composite; off otherwise).", "--circular/--no-circular")] = None,
-    spectrum_norm: Annotated[Optional[str], _opt("Spectra, per spectrum: max (s / max s) or log-max "
-                                                 "(log1p(1000 s / max s) / log1p(1000)) (default max).")] = None,
+    spectrum_norm: Annotated[Optional[str], _field("Spectra, per spectrum: max (s / max s) or log-max "
+                                                   "(log1p(1000 s / max s) / log1p(1000))", "spectrum_norm")] = None,
 ) -> None:
     """Train a conditional diffusion model, VAE or guidance regressor on a matgen dataset; Ctrl-C saves a checkpoint."""
     from matgen.cli.progress import progress_bar
-    from matgen.train import TrainConfig, read_toml
+    from matgen.train import read_toml
     from matgen.train import resume as resume_run
     from matgen.train import train as train_run
 
@@ -118,14 +131,6 @@ def _report(result) -> None:
     loss = f"loss {result.loss:.4g}" if result.loss is not None else "no new steps"
     console.print(f"[green]trained[/green] {result.steps} steps → {result.run_dir} ({loss}{val}, "
                   f"{result.samples_per_s:.0f} samples/s)", highlight=False)
+    from matgen.cli.progress import print_warnings
+
     print_warnings(result.warnings)
-
-
-def print_warnings(warnings: list[str]) -> None:
-    """Each warning as one yellow line on stderr."""
-    from rich.text import Text
-
-    from matgen.cli.progress import console
-
-    for warning in warnings:
-        console.print(Text.assemble(("warning: ", "bold yellow"), (warning, "yellow")), soft_wrap=True)

@@ -18,13 +18,13 @@ from matgen.evaluate.downstream import AugmentFn, DownstreamResult, Task, downst
 from matgen.evaluate.memorisation import Memorisation, memorisation, nearest_distances
 from matgen.evaluate.micrographs import micrograph_quality, s2_distance, two_point_correlation
 from matgen.evaluate.mmd import median_bandwidth, mmd2_unbiased
-from matgen.evaluate.models import MODELS, ModelConfig, Predictor, features, fit, score
+from matgen.evaluate.models import MODELS, PredictorConfig, Predictor, features, fit, score
 from matgen.evaluate.quality import sample_quality, spectra_quality
-from matgen.evaluate.report import Evaluation, evaluate, split_synthetic, write_metrics
+from matgen.evaluate.report import EvaluationReport, evaluate, split_synthetic, write_metrics
 from matgen.evaluate.spectra import PeakErrors, Peaks, find_peaks, peak_errors, spectral_angle_deg, unit_range
 
 __all__ = [
-    "AugmentFn", "DownstreamResult", "Evaluation", "MODELS", "Memorisation", "ModelConfig", "PeakErrors", "Peaks",
+    "AugmentFn", "DownstreamResult", "EvaluationReport", "MODELS", "Memorisation", "PredictorConfig", "PeakErrors", "Peaks",
     "Predictor", "Task", "downstream", "evaluate", "features", "find_peaks", "fit", "fixed_synthetic",
     "median_bandwidth", "memorisation", "micrograph_quality", "mmd2_unbiased", "nearest_distances", "peak_errors",
     "s2_distance", "sample_quality", "score", "spectra_quality", "spectral_angle_deg", "split_by_group",

@@ -34,8 +34,8 @@ from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Dataset
 from matgen.data.split import group_keys, split_indices
 from matgen.errors import MatgenError
-from matgen.evaluate.models import ModelConfig, Predictor, features, fit, score
-from matgen.evaluate.quality import check_compatible, sample_quality
+from matgen.evaluate.models import PredictorConfig, Predictor, features, fit, score
+from matgen.evaluate.quality import check_comparable, sample_quality
 
 AugmentFn = Callable[[Dataset, int], Dataset]
 
@@ -105,7 +105,7 @@ class DownstreamResult:
     synthetic_rows: dict[str, list[int]]
     adherence: dict[str, list[float]]
     quality: dict[str, list[dict]]
-    model: ModelConfig
+    model: PredictorConfig
     seconds: float = 0.0
     examples: dict[str, tuple[Dataset, Dataset]] = field(default_factory=dict, repr=False)
 
@@ -171,17 +171,17 @@ def split_by_group(ds: Dataset, task: Task, group: str | None, seed: int, test_f
     return train, test
 
 
-def _fit_rows(ds: Dataset, task: Task, model: ModelConfig, seed: int) -> tuple[Predictor, int]:
+def _fit_rows(ds: Dataset, task: Task, model: PredictorConfig, seed: int) -> tuple[Predictor, int]:
     y = task.targets(ds)
     keep = task.known(y)
     if not keep.any():
         raise MatgenError(f"no training row has a known '{task.label}'")
     x = features(ds.take(np.flatnonzero(keep)), model.max_points)
-    config = ModelConfig(**{**model.__dict__, "seed": seed})
+    config = PredictorConfig(**{**model.__dict__, "seed": seed})
     return fit(x, y[keep], task.kind, len(task.classes), config), int(keep.sum())
 
 
-def _score(predictor: Predictor, ds: Dataset, task: Task, model: ModelConfig) -> float:
+def _score(predictor: Predictor, ds: Dataset, task: Task, model: PredictorConfig) -> float:
     y = task.targets(ds)
     keep = task.known(y)
     if not keep.any():
@@ -191,7 +191,7 @@ def _score(predictor: Predictor, ds: Dataset, task: Task, model: ModelConfig) ->
 
 def downstream(real: Dataset, augmenters: Mapping[str, AugmentFn], label: str, group: str | None = None,
                seeds: Sequence[int] = (0, 1, 2, 3, 4), test_fraction: float = 0.3,
-               model: ModelConfig = ModelConfig(), synthetic_only: bool = True, quality: bool = True,
+               model: PredictorConfig = PredictorConfig(), synthetic_only: bool = True, quality: bool = True,
                progress: Progress = no_progress) -> DownstreamResult:
     """Run the protocol of the module notes; returns every arm's per-seed score.
 
@@ -236,7 +236,7 @@ def downstream(real: Dataset, augmenters: Mapping[str, AugmentFn], label: str, g
         progress(done, total, f"seed {seed}: real")
         for name in names:
             augmented = augmenters[name](train, int(seed))
-            check_compatible(real, augmented)
+            check_comparable(real, augmented)
             synthetic = augmented.take(np.flatnonzero(augmented.synthetic))
             known = task.known(task.targets(synthetic))
             if not known.any():

@@ -38,7 +38,7 @@ TASKS = ("classification", "regression")
 
 
 @dataclass
-class ModelConfig:
+class PredictorConfig:
     """How the downstream predictor is built and trained (the same for every arm and seed)."""
 
     model: str = "cnn"  # cnn, linear or knn (see the module notes)
@@ -51,7 +51,7 @@ class ModelConfig:
     neighbours: int = 1  # k of knn (a regression averages the k nearest targets)
     seed: int = 0  # initial weights and batch order
 
-    def check(self) -> "ModelConfig":
+    def check(self) -> "PredictorConfig":
         if self.model not in MODELS:
             raise MatgenError(f"unknown downstream model '{self.model}'; choose from {', '.join(MODELS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.neighbours < 1 or self.max_points < 8:
@@ -124,7 +124,7 @@ class Predictor:
         return train_y[nearest].mean(axis=1)
 
 
-def fit(x: np.ndarray, y: np.ndarray, task: str, n_classes: int = 0, config: ModelConfig = ModelConfig()) -> Predictor:
+def fit(x: np.ndarray, y: np.ndarray, task: str, n_classes: int = 0, config: PredictorConfig = PredictorConfig()) -> Predictor:
     """Train the configured model on features x (N, 1, ...) and labels y (N,): class codes 0..n_classes-1 or targets.
 
     Seeded by ``config.seed``: the same inputs give the same predictor.

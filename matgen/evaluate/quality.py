@@ -36,7 +36,7 @@ PER_CLASS_KEYS = ("spectral_angle_deg", "peak_position_error", "peak_fwhm_error"
                   "peak_recall", "peak_precision")
 
 
-def check_compatible(real: Dataset, synthetic: Dataset) -> None:
+def check_comparable(real: Dataset, synthetic: Dataset) -> None:
     """Raise a MatgenError unless both sets are of one kind on one axis (spectra) or one image size."""
     if real.kind != synthetic.kind:
         raise MatgenError(f"cannot compare {synthetic.kind} synthetic rows with {real.kind} real rows")
@@ -65,7 +65,7 @@ def spectra_quality(real: Dataset, synthetic: Dataset, train: Dataset | None = N
         group: condition grouping real rows (leave-one-group-out copy test when ``train`` is None).
         seed: seed of the MMD subsample.
     """
-    check_compatible(real, synthetic)
+    check_comparable(real, synthetic)
     axis = real.axis.values
     real_means, syn_means = class_means(real, label), class_means(synthetic, label)
     per_class = {}
@@ -118,7 +118,7 @@ def sample_quality(real: Dataset, synthetic: Dataset, train: Dataset | None = No
         raise MatgenError("there are no synthetic rows to evaluate")
     if real.is_spectrum:
         return spectra_quality(real, synthetic, train, label, group, seed)
-    check_compatible(real, synthetic)
+    check_comparable(real, synthetic)
     metrics = micrograph_quality(real, synthetic, simulator=simulator)
     flat = [None if d is None else indicator(d).reshape(len(d), -1).astype(np.float64) for d in (real, synthetic, train)]
     metrics.update(copy_test(flat[0], flat[1], flat[2], group_keys(real, group)))

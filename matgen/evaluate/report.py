@@ -3,7 +3,7 @@
 :func:`evaluate` is what ``matgen evaluate`` calls. It takes real rows and synthetic rows made
 beforehand (a separate file, or the synthetic rows of an augmented file), and/or augmenters that are
 run inside the downstream protocol on every training split (the honest way: the synthetic data
-never sees the test groups). It returns an :class:`Evaluation`; :func:`write_metrics` stores it
+never sees the test groups). It returns an :class:`EvaluationReport`; :func:`write_metrics` stores it
 as JSON (NaN as null), atomically.
 """
 
@@ -22,8 +22,8 @@ from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
 from matgen.evaluate.downstream import AugmentFn, DownstreamResult, downstream, fixed_synthetic, task_of
-from matgen.evaluate.models import ModelConfig
-from matgen.evaluate.quality import check_compatible, sample_quality
+from matgen.evaluate.models import PredictorConfig
+from matgen.evaluate.quality import check_comparable, sample_quality
 
 
 #: The name of the augmenter that adds a synthetic set made beforehand.
@@ -31,7 +31,7 @@ GIVEN = "synthetic"
 
 
 @dataclass
-class Evaluation:
+class EvaluationReport:
     """What ``matgen evaluate`` measured.
 
     Attributes:
@@ -75,8 +75,8 @@ def _leak_warning(synthetic: Dataset, group: str | None) -> str | None:
 
 def evaluate(real: Dataset, synthetic: Dataset | None = None, augmenters: Mapping[str, AugmentFn] | None = None,
              label: str | None = None, group: str | None = None, seeds: Sequence[int] = (0, 1, 2, 3, 4),
-             test_fraction: float = 0.3, model: ModelConfig = ModelConfig(), run_downstream: bool = True,
-             progress: Progress = no_progress, simulator: str | None = None) -> Evaluation:
+             test_fraction: float = 0.3, model: PredictorConfig = PredictorConfig(), run_downstream: bool = True,
+             progress: Progress = no_progress, simulator: str | None = None) -> EvaluationReport:
     """Sample quality, adherence and the downstream protocol of synthetic data against real data.
 
     Args:
@@ -107,9 +107,9 @@ def evaluate(real: Dataset, synthetic: Dataset | None = None, augmenters: Mappin
         real.condition(label)
     if group is not None:
         real.condition(group)
-    result = Evaluation(len(real), 0 if synthetic is None else len(synthetic), label, group)
+    result = EvaluationReport(len(real), 0 if synthetic is None else len(synthetic), label, group)
     if synthetic is not None:
-        check_compatible(real, synthetic)
+        check_comparable(real, synthetic)
         if label is not None and label not in synthetic.conditions:
             raise MatgenError(f"the synthetic rows have no '{label}'; they have: {', '.join(synthetic.conditions) or 'none'}")
         categorical = label is not None and real.conditions[label].is_categorical
@@ -127,7 +127,7 @@ def evaluate(real: Dataset, synthetic: Dataset | None = None, augmenters: Mappin
     return result
 
 
-def _adherence(real: Dataset, synthetic: Dataset, label: str, model: ModelConfig) -> float:
+def _adherence(real: Dataset, synthetic: Dataset, label: str, model: PredictorConfig) -> float:
     """Score of a predictor trained on all real rows, on the synthetic rows against their requested labels."""
     from matgen.evaluate.downstream import _fit_rows, _score
 
@@ -151,8 +151,8 @@ def jsonable(value):
     return value
 
 
-def write_metrics(evaluation: Evaluation | dict, path: str | Path) -> Path:
+def write_metrics(evaluation: EvaluationReport | dict, path: str | Path) -> Path:
     """Write the evaluation (or any dict of metrics) to ``path`` as indented JSON, atomically."""
-    data = evaluation.to_dict() if isinstance(evaluation, Evaluation) else evaluation
+    data = evaluation.to_dict() if isinstance(evaluation, EvaluationReport) else evaluation
     return write_text_atomic(path, json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n")
 

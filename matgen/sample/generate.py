@@ -9,7 +9,7 @@ can be regenerated alone (``n=1, seed=seed + i``) whatever the batch size. The d
     x0 = sampler(D_w, x, sigmas, cond)                           # D_w: classifier-free guided denoiser
 
 and the output is turned back into the training data's form (label maps thresholded, spectra
-cropped and de-normalised) by :func:`matgen.train.prepare.from_network`. With a regressor run,
+cropped and de-normalised) by :func:`matgen.runs.from_network`. With a regressor run,
 D_w is further steered towards the regressor's targets (:mod:`matgen.sample.regressor`).
 """
 
@@ -32,11 +32,9 @@ from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
 from matgen.generative import get_sampler, per_sample_noise, sampling_sigmas
 from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
+from matgen.runs import Run, condition_matrix, from_network, load_run, to_network
 from matgen.sample import regressor as steering
 from matgen.sample.targets import TargetValue, resolve_targets, split_targets
-from matgen.train.models import VAEModel
-from matgen.train.prepare import condition_matrix, from_network, to_network
-from matgen.train.run import Run, load_run
 
 
 #: The sigma grid each sampler uses by default: first-order ancestral/DDIM steps on the training
@@ -81,7 +79,7 @@ def sample(
     """Return n samples of a trained run for the given targets (NaN / absent = not conditioned).
 
     Args:
-        run: a loaded :class:`~matgen.train.Run` or its directory.
+        run: a loaded :class:`~matgen.runs.Run` or its directory.
         targets: condition name -> value in its unit, ``(low, high)`` or ``"low..high"`` (spread
             evenly over the samples), or a category name; see :mod:`matgen.sample.targets`.
         n: number of samples.
@@ -115,7 +113,7 @@ def sample(
     model = run.model.eval()
     p = next(model.parameters())
     shape = (run.data.channels, *run.data.shape)
-    is_vae = isinstance(model, VAEModel)
+    is_vae = run.kind == "vae"
     if is_vae:
         if guidance:
             warnings.append("--guidance is for diffusion models; the VAE decodes prior samples without it")
@@ -213,7 +211,7 @@ def interpolate(
     """
     run = _run(run, device)
     model = run.model.eval()
-    if not isinstance(model, VAEModel):
+    if run.kind != "vae":
         raise MatgenError(f"{run.path} is a {run.kind} model; latent interpolation needs a VAE run (matgen train --model vae)")
     if method not in INTERPOLATIONS:
         raise MatgenError(f"unknown interpolation {method!r}; choose from {', '.join(INTERPOLATIONS)}")

@@ -11,7 +11,7 @@ with z* the targets standardised by the regressor's training statistics, so the 
 is one training standard deviation of each property and the scale s sets how hard it pulls (0:
 the unguided denoiser, exactly). Targets left out (NaN) are not steered. The regressor reads the
 diffusion run's x_t, so both runs must share the data's kind, shape and normalisation and the
-noise schedule; :func:`check_compatible` refuses a pair that does not.
+noise schedule; :func:`check_regressor_fits` refuses a pair that does not.
 """
 
 from __future__ import annotations
@@ -25,25 +25,25 @@ import torch
 from matgen.errors import MatgenError
 from matgen.generative import regressor_guidance
 from matgen.generative.samplers import Denoiser
-from matgen.train.run import Run, load_run
+from matgen.runs import Run, load_run
 
 TRAIN_HINT = "train one with `matgen train DATA.h5 --model regressor --condition NAME -o REG_RUN`"
 
 
 def load_regressor(regressor: Run | str | os.PathLike, run: Run) -> Run:
-    """Return the regressor run, on the device of ``run``'s model, after :func:`check_compatible`.
+    """Return the regressor run, on the device of ``run``'s model, after :func:`check_regressor_fits`.
 
     Raises:
         MatgenError: a missing or damaged run, a run that is not a regressor, or one that does not fit ``run``.
     """
     if not isinstance(regressor, Run):
         regressor = load_run(regressor)
-    check_compatible(regressor, run)
+    check_regressor_fits(regressor, run)
     regressor.model.to(next(run.model.parameters()).device).eval()
     return regressor
 
 
-def check_compatible(regressor: Run, run: Run) -> None:
+def check_regressor_fits(regressor: Run, run: Run) -> None:
     """Raise a one-line MatgenError unless ``regressor`` is a regressor run that reads ``run``'s x_t.
 
     Checked: the data kind, network shape, channels, normalisation (and phases of label maps),

@@ -11,13 +11,11 @@ Built-ins: ``elastic``, ``xrd-phases``, ``eels-thickness``, ``raman-bands``; use
 package's entry point in the group ``matgen.simulators``.
 """
 
-from matgen.simulators.base import Evaluation, Output, Simulator
-from matgen.simulators.registry import (
-    BUILTIN_SIMULATORS, ENTRY_POINT_GROUP, get_simulator, parse_outputs, simulator_names,
-)
-from matgen.simulators.runner import no_progress, run_simulator, with_properties
+from matgen.simulators.base import Evaluation, Output, Simulator, parse_outputs
+from matgen.simulators.registry import BUILTIN_SIMULATORS, ENTRY_POINT_GROUP, get_simulator, simulator_names
+from matgen.simulators.runner import run_simulator, with_properties
 
 __all__ = [
     "BUILTIN_SIMULATORS", "ENTRY_POINT_GROUP", "Evaluation", "Output", "Simulator", "get_simulator",
-    "no_progress", "parse_outputs", "run_simulator", "simulator_names", "with_properties",
+    "parse_outputs", "run_simulator", "simulator_names", "with_properties",
 ]

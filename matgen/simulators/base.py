@@ -17,9 +17,13 @@ entry points) are adapted to this same contract there.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
+
+from matgen.errors import MatgenError
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,13 @@ class Evaluation:
 
 def check_kind(simulator, samples) -> None:
     """MatgenError unless ``samples.kind`` is one of ``simulator.kinds`` (an empty ``kinds`` takes any)."""
-    from matgen.errors import MatgenError
-
     kinds = tuple(getattr(simulator, "kinds", ()) or ())
     if kinds and samples.kind not in kinds:
         raise MatgenError(f"simulator '{simulator.name}' takes {' or '.join(kinds)} data, but these samples are "
                           f"{samples.kind}; choose a simulator for {samples.kind} (matgen simulate --list)")
+
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 class Simulator:
@@ -135,10 +140,36 @@ class Simulator:
 
     def output(self, name: str) -> Output:
         """The declared output called ``name``; a MatgenError lists the valid names."""
-        from matgen.errors import MatgenError
-
         for o in self.outputs:
             if o.name == name:
                 return o
         raise MatgenError(f"simulator '{self.name}' has no output '{name}'; it returns "
                           f"{', '.join(o.name for o in self.outputs)}")
+
+
+def parse_outputs(outputs) -> tuple[Output, ...]:
+    """Declared outputs from ``"modulus:GPa,density:g/cm3"``, a list of ``"name:unit"`` strings or Output objects.
+
+    Raises:
+        MatgenError: empty, a name that is not a valid condition name, or a name given twice.
+    """
+    if outputs is None:
+        raise MatgenError("declare the simulator's outputs, e.g. outputs=['modulus:GPa', 'density:g/cm3'] "
+                          "(--outputs modulus:GPa,density:g/cm3)")
+    items: Sequence = outputs.split(",") if isinstance(outputs, str) else list(outputs)
+    parsed = []
+    for item in items:
+        if isinstance(item, Output):
+            parsed.append(item)
+            continue
+        name, _, unit = str(item).strip().partition(":")
+        parsed.append(Output(name.strip(), unit.strip()))
+    if not parsed:
+        raise MatgenError("the outputs list is empty; give at least one name:unit")
+    for o in parsed:
+        if not _NAME.match(o.name):
+            raise MatgenError(f"output name '{o.name}' must start with a letter and hold only letters, digits and _")
+    names = [o.name for o in parsed]
+    if len(set(names)) != len(names):
+        raise MatgenError(f"output '{next(n for n in names if names.count(n) > 1)}' is declared twice")
+    return tuple(parsed)

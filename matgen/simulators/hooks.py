@@ -23,7 +23,7 @@ of stderr as the reason.
 
 from __future__ import annotations
 
-import csv
+import importlib
 import math
 import shutil
 import subprocess
@@ -33,10 +33,28 @@ from pathlib import Path
 
 import numpy as np
 
+from matgen.data.columns import read_csv_columns, read_h5_columns
 from matgen.errors import MatgenError
-from matgen.simulators.base import Evaluation, Simulator
+from matgen.simulators.base import Evaluation, Simulator, parse_outputs
 
 OUTPUT_SUFFIXES = (".h5", ".csv")
+
+
+def import_attribute(spec: str):
+    """The attribute named by ``package.module:attribute`` (a hook), imported.
+
+    Raises:
+        MatgenError: the module cannot be imported or has no such attribute (the message lists its callables).
+    """
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise MatgenError(f"cannot import '{module_name}' for simulator '{spec}' ({exc}); is it on PYTHONPATH?") from None
+    if not hasattr(module, attribute):
+        public = ", ".join(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n)))
+        raise MatgenError(f"module '{module_name}' has no '{attribute}'; its callables are: {public or 'none'}")
+    return getattr(module, attribute)
 
 
 class PythonSimulator(Simulator):
@@ -55,8 +73,6 @@ class PythonSimulator(Simulator):
 
     def __init__(self, function, outputs=None, name: str | None = None, kinds=None, description: str | None = None,
                  batch_size: int = 32, spec: str | None = None):
-        from matgen.simulators.registry import parse_outputs
-
         self.function = function
         self.spec = spec
         self.name = name or spec or getattr(function, "__name__", "python")
@@ -85,9 +101,7 @@ class PythonSimulator(Simulator):
     def __setstate__(self, state):
         self.__dict__.update(state)
         if self.function is None:
-            from matgen.simulators.registry import _import
-
-            self.function = _import(self.spec)
+            self.function = import_attribute(self.spec)
 
 
 class ExternalSimulator(Simulator):
@@ -110,8 +124,6 @@ class ExternalSimulator(Simulator):
 
     def __init__(self, argv, outputs=None, timeout_s: float = 600.0, output_suffix: str = ".h5", name: str | None = None,
                  kinds=(), description: str | None = None, batch_size: int = 32, cwd: str | None = None):
-        from matgen.simulators.registry import parse_outputs
-
         self.argv = [str(a) for a in argv]
         if not self.argv:
             raise MatgenError("the external program's argument list is empty; e.g. ['python', 'sim.py', '{input}', '{output}']")
@@ -152,52 +164,16 @@ class ExternalSimulator(Simulator):
             if not output_path.exists():
                 raise RuntimeError(f"{self.name} exited 0 but wrote no {output_path.name} "
                                    f"(does it write to the {{output}} argument?) {_last_line(done.stderr)}".strip())
-            table = read_csv_output(output_path) if self.output_suffix == ".csv" else read_h5_output(output_path)
+            try:
+                table = read_csv_columns(output_path) if self.output_suffix == ".csv" else read_h5_columns(output_path)
+            except MatgenError as exc:  # the batch fails with the reason (the runner records RuntimeError messages)
+                raise RuntimeError(str(exc)) from None
         return _align(table, [o.name for o in self.outputs], samples.ids.astype(str), self.name)
 
 
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1][:300] if lines else "(no stderr)"
-
-
-def read_csv_output(path: Path) -> dict[str, list]:
-    """Columns of a program's CSV output: name -> list of cells (names without their ``(unit)``)."""
-    from matgen.data.conditions import split_name_unit
-
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(line for line in handle if line.strip() and not line.startswith("#")))
-    if not rows:
-        raise RuntimeError(f"{path.name} is empty; write a header row with the output names")
-    header = [split_name_unit(h)[0] if "(" in h or "[" in h else h.strip() for h in rows[0]]
-    columns: dict[str, list] = {h: [] for h in header}
-    for cells in rows[1:]:
-        for h, cell in zip(header, cells + [""] * (len(header) - len(cells))):
-            columns[h].append(cell.strip())
-    return columns
-
-
-def read_h5_output(path: Path) -> dict[str, list]:
-    """Columns of a program's HDF5 output: a matgen dataset's conditions, or the root's 1-D datasets."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("matgen_format") is not None:
-                from matgen.data import read
-
-                ds = read(path)
-                columns = {name: list(c.values) for name, c in ds.conditions.items() if not c.is_categorical}
-                columns["id"] = list(ds.ids.astype(str))
-                return columns
-            columns = {}
-            for name, item in f.items():
-                if isinstance(item, h5py.Dataset) and item.ndim == 1:
-                    data = item.asstr()[()] if item.dtype.kind in "OSU" else item[()]
-                    columns[name] = list(data)
-            return columns
-    except OSError as exc:
-        raise RuntimeError(f"{path.name} is not a readable HDF5 file ({str(exc).split('(')[0].strip()})") from None
 
 
 def _number(cell) -> float:

@@ -17,13 +17,13 @@ Anything else is a :class:`~matgen.errors.MatgenError` that lists the valid name
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
-from typing import Any, Sequence
+from typing import Any
 
 from matgen.errors import MatgenError
-from matgen.simulators.base import Output, Simulator
+from matgen.simulators.base import Simulator
+from matgen.simulators.hooks import ExternalSimulator, PythonSimulator, import_attribute
 
 #: Built-in simulators: name -> "module:class" (imported on first use, so listing them is cheap).
 BUILTIN_SIMULATORS: dict[str, str] = {
@@ -36,7 +36,6 @@ BUILTIN_SIMULATORS: dict[str, str] = {
 #: The entry-point group through which packages register simulators by name.
 ENTRY_POINT_GROUP = "matgen.simulators"
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
@@ -69,8 +68,6 @@ def get_simulator(spec, **options) -> Simulator:
                               "pass its class or name instead")
         return spec
     if isinstance(spec, (list, tuple)):
-        from matgen.simulators.hooks import ExternalSimulator
-
         return ExternalSimulator(list(spec), **options)
     if inspect.isclass(spec) or callable(spec):
         return adapt(spec, getattr(spec, "__name__", "python"), options)
@@ -78,7 +75,7 @@ def get_simulator(spec, **options) -> Simulator:
         raise MatgenError(f"no simulator given; {_valid_forms()}")
     spec = spec.strip()
     if spec in BUILTIN_SIMULATORS:
-        return _construct(_import(BUILTIN_SIMULATORS[spec]), spec, options)
+        return _construct(import_attribute(BUILTIN_SIMULATORS[spec]), spec, options)
     points = _entry_points()
     if spec in points:
         try:
@@ -88,20 +85,8 @@ def get_simulator(spec, **options) -> Simulator:
                               f"{type(exc).__name__}: {exc}") from None
         return adapt(target, spec, options)
     if _SPEC.match(spec):
-        return adapt(_import(spec), spec, options, spec=spec)
+        return adapt(import_attribute(spec), spec, options, spec=spec)
     raise MatgenError(f"unknown simulator '{spec}'; {_valid_forms()}")
-
-
-def _import(spec: str):
-    module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise MatgenError(f"cannot import '{module_name}' for simulator '{spec}' ({exc}); is it on PYTHONPATH?") from None
-    if not hasattr(module, attribute):
-        public = ", ".join(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n)))
-        raise MatgenError(f"module '{module_name}' has no '{attribute}'; its callables are: {public or 'none'}")
-    return getattr(module, attribute)
 
 
 def _is_simulator(obj) -> bool:
@@ -117,8 +102,6 @@ def adapt(target, name: str, options: dict, spec: str | None = None) -> Simulato
             raise MatgenError(f"simulator '{name}' is a ready object; it takes no options ({', '.join(options)})")
         return target
     if callable(target):
-        from matgen.simulators.hooks import PythonSimulator
-
         return PythonSimulator(target, name=name, spec=spec, **options)
     raise MatgenError(f"'{name}' is a {type(target).__name__}, not a simulator: give a function samples -> "
                       "{name: array}, a Simulator class or a Simulator instance")
@@ -132,31 +115,3 @@ def _construct(cls, name: str, options: dict) -> Simulator:
         valid = ", ".join(accepted) or "none"
         raise MatgenError(f"simulator '{name}' has no option '{unknown[0]}'; its options are: {valid}")
     return cls(**options)
-
-
-def parse_outputs(outputs) -> tuple[Output, ...]:
-    """Declared outputs from ``"modulus:GPa,density:g/cm3"``, a list of ``"name:unit"`` strings or Output objects.
-
-    Raises:
-        MatgenError: empty, a name that is not a valid condition name, or a name given twice.
-    """
-    if outputs is None:
-        raise MatgenError("declare the simulator's outputs, e.g. outputs=['modulus:GPa', 'density:g/cm3'] "
-                          "(--outputs modulus:GPa,density:g/cm3)")
-    items: Sequence = outputs.split(",") if isinstance(outputs, str) else list(outputs)
-    parsed = []
-    for item in items:
-        if isinstance(item, Output):
-            parsed.append(item)
-            continue
-        name, _, unit = str(item).strip().partition(":")
-        parsed.append(Output(name.strip(), unit.strip()))
-    if not parsed:
-        raise MatgenError("the outputs list is empty; give at least one name:unit")
-    for o in parsed:
-        if not _NAME.match(o.name):
-            raise MatgenError(f"output name '{o.name}' must start with a letter and hold only letters, digits and _")
-    names = [o.name for o in parsed]
-    if len(set(names)) != len(names):
-        raise MatgenError(f"output '{next(n for n in names if names.count(n) > 1)}' is declared twice")
-    return tuple(parsed)

@@ -1,24 +1,31 @@
 """Training: a dataset file in, a run directory out (config JSON + safetensors weights + metrics).
 
-    >>> from matgen.train import TrainConfig, train, load_run
+    >>> from matgen.train import TrainConfig, train, resume, finetune
     >>> result = train("spinodal.h5", TrainConfig(model="diffusion", conditions=("density",)), "runs/density")
-    >>> run = load_run("runs/density")            # the EMA model, its conditions with units and ranges
+    >>> result = finetune("runs/density", "more-data.h5", "runs/density-ft", steps=500)
 
-Files: :mod:`~matgen.train.config` (the options), :mod:`~matgen.train.prepare` (signals and
-conditions to tensors and back), :mod:`~matgen.train.plan` (options + data -> what is built),
-:mod:`~matgen.train.models` (DiffusionModel, VAEModel, RegressorModel), :mod:`~matgen.train.loop` (the
-loop), :mod:`~matgen.train.run` (the run directory), :mod:`~matgen.train.finetune` (continue a run on
-new data). docs/training.md walks through them.
+Files: :mod:`~matgen.train.config` (the options, :class:`TrainConfig`), :mod:`~matgen.train.plan`
+(options + data -> what is built), :mod:`~matgen.train.loop` (the loop, resume),
+:mod:`~matgen.train.finetuning` (continue a run on new data). What a run *is* -- its directory,
+model kinds, normalisation, :func:`~matgen.runs.load_run` -- lives in :mod:`matgen.runs`.
+docs/training.md walks through them.
+
+Importing this package is cheap (the command line reads :class:`TrainConfig`'s defaults at
+start-up): the training code and torch load on first use of ``train``, ``resume`` or ``finetune``.
 """
 
-from matgen.train.config import ModelConfig, TrainConfig, read_toml
-from matgen.train.finetune import finetune
-from matgen.train.loop import RunResult, learning_rate, resume, train
-from matgen.train.models import DiffusionModel, RegressorModel, VAEModel, build_model
-from matgen.train.prepare import DataSpec
-from matgen.train.run import Run, load_run
+from matgen.train.config import TrainConfig, read_toml
 
-__all__ = [
-    "DataSpec", "DiffusionModel", "ModelConfig", "RegressorModel", "Run", "RunResult", "TrainConfig", "VAEModel",
-    "build_model", "finetune", "learning_rate", "load_run", "read_toml", "resume", "train",
-]
+__all__ = ["RunResult", "TrainConfig", "finetune", "learning_rate", "read_toml", "resume", "train"]
+
+_LAZY = {"RunResult": "matgen.train.loop", "learning_rate": "matgen.train.loop", "resume": "matgen.train.loop",
+         "train": "matgen.train.loop", "finetune": "matgen.train.finetuning"}
+
+
+def __getattr__(name: str):
+    """The training functions, imported (with torch) on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'matgen.train' has no attribute {name!r}")

@@ -1,7 +1,7 @@
-"""The training options (:class:`TrainConfig`) and what a trained model is (:class:`ModelConfig`).
+"""The training options: :class:`TrainConfig`, saved as JSON in the run's ``config.json``.
 
-Both are dataclasses saved as JSON in the run's ``config.json``; a ``run.toml`` (read with
-:mod:`tomllib`) holds any subset of the TrainConfig fields, and the command line overrides it::
+A ``run.toml`` (read with :mod:`tomllib`) holds any subset of the fields, and the command line
+overrides it (``matgen train --help`` shows these defaults, read from this class)::
 
     model = "diffusion"
     conditions = ["density"]
@@ -10,6 +10,9 @@ Both are dataclasses saved as JSON in the run's ``config.json``; a ``run.toml`` 
     lr = 2e-4
     [net_options]            # UNetConfig / VAEConfig / RegressorConfig fields replacing the preset's
     base_channels = 48
+
+This module imports neither torch nor numpy: the command line reads its defaults at start-up.
+What a trained network is (its ModelConfig) belongs to the run: :mod:`matgen.runs.config`.
 """
 
 from __future__ import annotations
@@ -19,11 +22,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from matgen.common.files import read_toml as read_toml_file
 from matgen.common.records import from_record
 from matgen.errors import MatgenError
-from matgen.nets.embeddings import ConditionSpec
 
-MODELS = ("diffusion", "vae", "regressor")
 NET_PRESETS = ("tiny", "small", "base", "large")
 LIKELIHOODS = ("auto", "mse", "bce")
 SPECTRUM_NORMS = ("max", "log-max")
@@ -76,17 +78,20 @@ class TrainConfig:
     def check(self) -> "TrainConfig":
         """Return self, or raise a MatgenError naming the bad option and its valid values."""
         from matgen.generative import PREDICTIONS, SCHEDULES
+        from matgen.runs.kinds import MODEL_KINDS
 
-        choices = {"model": MODELS, "net": NET_PRESETS, "prediction": PREDICTIONS, "schedule": tuple(SCHEDULES),
-                   "likelihood": LIKELIHOODS, "spectrum_norm": SPECTRUM_NORMS}
+        choices = {"model": tuple(MODEL_KINDS), "net": NET_PRESETS, "prediction": PREDICTIONS,
+                   "schedule": tuple(SCHEDULES), "likelihood": LIKELIHOODS, "spectrum_norm": SPECTRUM_NORMS}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise MatgenError(f"unknown {name} '{getattr(self, name)}'; choose from {', '.join(valid)}")
-        if self.model in ("vae", "regressor") and self.net == "large":
-            what = "the VAE" if self.model == "vae" else "the regressor"
-            raise MatgenError(f"{what} has presets tiny, small and base; --net large is for diffusion")
-        if self.model == "regressor" and not self.conditions:
-            raise MatgenError("a regressor predicts continuous conditions: name them with --condition, e.g. "
+        kind = MODEL_KINDS[self.model]
+        if self.net not in kind.presets:
+            what = "the VAE" if self.model == "vae" else f"the {self.model}"
+            raise MatgenError(f"{what} has presets {', '.join(list(kind.presets)[:-1])} and "
+                              f"{list(kind.presets)[-1]}; --net {self.net} is for diffusion")
+        if not kind.conditions_are_inputs and not self.conditions:
+            raise MatgenError(f"a {self.model} predicts continuous conditions: name them with --condition, e.g. "
                               "--condition modulus,density")
         positive = {"steps": self.steps, "batch_size": self.batch_size, "eval_every": self.eval_every,
                     "log_every": self.log_every, "checkpoint_every": self.checkpoint_every, "timesteps": self.timesteps}
@@ -133,48 +138,4 @@ def read_toml(path: str | Path) -> TrainConfig:
     Raises:
         MatgenError: the file is missing, not TOML, or names an unknown option.
     """
-    return TrainConfig.from_dict(load_toml(path, "give a run.toml with training options"), where=str(path))
-
-
-def load_toml(path: str | Path, hint: str) -> dict:
-    """The table in the TOML file ``path``.
-
-    Raises:
-        MatgenError: Python 3.10 (no tomllib), the file is missing (the message adds ``hint``), or not TOML.
-    """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        raise MatgenError(f"{path}: config files need Python 3.11 or newer (tomllib)") from None
-    path = Path(path)
-    if not path.is_file():
-        raise MatgenError(f"{path}: no such config file; {hint}")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MatgenError(f"{path}: not a valid TOML file ({exc})") from None
-
-
-@dataclass
-class ModelConfig:
-    """What a trained network is, enough to rebuild it without the training code; saved in config.json."""
-
-    kind: str  # diffusion, vae or regressor
-    net: dict  # UNetConfig (diffusion), VAEConfig (vae) or RegressorConfig (regressor) as a dict
-    conditions: list[ConditionSpec]  # one spec per condition, with unit and training range
-    cond_dim: int = 0  # width of the condition embedding (0: unconditional)
-    prediction: str = "v"  # diffusion: eps, x0 or v ("" for a regressor)
-    schedule: str = "cosine"  # diffusion and regressor: linear or cosine
-    timesteps: int = 1000  # diffusion and regressor: training timesteps T
-    likelihood: str = ""  # vae: mse (Gaussian) or bce (Bernoulli on (x + 1) / 2); "" for diffusion
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["conditions"] = [c.to_dict() for c in self.conditions]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
-        d = dict(d)
-        d["conditions"] = [ConditionSpec.from_dict(c) for c in d.get("conditions", [])]
-        return cls(**d)
+    return TrainConfig.from_dict(read_toml_file(path, "give a run.toml with training options"), where=str(path))

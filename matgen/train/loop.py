@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +25,19 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from matgen.common.device import resolve_device
+from matgen.common.files import file_sha256
 from matgen.data import read
 from matgen.data.dataset import Dataset
 from matgen.data.split import split
 from matgen.errors import MatgenError
 from matgen.nets import random_drop_mask
-from matgen.train import run as rundir
-from matgen.train.config import ModelConfig, TrainConfig
-from matgen.train.models import VAEModel, build_model
+from matgen.runs import DataSpec, ModelConfig, RunFiles, build_model, condition_matrix, read_config, to_network
+from matgen.runs.checkpoint import load_checkpoint, save_checkpoint
+from matgen.runs.config import RUN_FORMAT, write_config
+from matgen.runs.metrics import read_metrics, write_metrics
+from matgen.runs.tensors import save_tensors
+from matgen.train.config import TrainConfig
 from matgen.train.plan import plan
-from matgen.train.prepare import DataSpec, condition_matrix, to_network
 from matgen.common.progress import Progress, no_progress
 
 
@@ -105,17 +107,6 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def objective(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, drop: torch.Tensor | None,
-              generator: torch.Generator, config: TrainConfig, step: int) -> torch.Tensor:
-    """Return the scalar training loss of one batch: weighted denoising loss, beta-VAE loss, or regressor MSE."""
-    if isinstance(model, VAEModel):
-        from matgen.generative.vae import kl_weight
-
-        beta = kl_weight(step, config.beta, config.kl_warmup)
-        return model.loss(x, cond, drop, generator, beta, config.free_bits)
-    return model.loss(x, cond, drop, generator, config.min_snr)
-
-
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, cond: torch.Tensor,
                config: TrainConfig, step: int, generator: torch.Generator) -> float:
     """Do one optimizer step on the batch x (B, C, *S), cond (B, K); return its loss."""
@@ -123,7 +114,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     B, K = cond.shape
     drop = random_drop_mask(B, K, config.cond_drop, generator, generator.device).to(x.device) if K else None
     with _autocast(x.device):
-        loss = objective(model, x, cond, drop, generator, config, step)
+        loss = model.training_loss(x, cond, drop, generator, config, step)
     if not torch.isfinite(loss):
         raise MatgenError(f"the training loss became {loss.item()} at step {step + 1}; lower --lr or check the data")
     optimizer.zero_grad(set_to_none=True)
@@ -138,28 +129,21 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
 def evaluate(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, config: TrainConfig) -> tuple[float, str | None]:
     """Return (validation loss, warning) with fixed noise, so successive values compare.
 
-    Diffusion and regressor: the training objective without condition dropout. VAE: the negative ELBO
-    (beta = 1, no free bits), nats per sample, and a posterior-collapse warning from the active
-    units of the validation set (or None).
+    The loss is the model kind's ``validation_loss`` (diffusion and regressor: the training
+    objective without condition dropout; VAE: the negative ELBO, nats per sample); the warning
+    is its ``validation_warning`` of the latents it returned (VAE: posterior collapse), or None.
     """
     model.eval()
     generator = torch.Generator(x.device).manual_seed(config.seed + 1)
-    total, mus = 0.0, []
+    total, latents = 0.0, []
     for start in range(0, len(x), config.batch_size):
         xb, cb = x[start: start + config.batch_size], cond[start: start + config.batch_size]
         with _autocast(x.device):
-            if isinstance(model, VAEModel):
-                loss, mu = model.negative_elbo(xb, cb, generator)
-                mus.append(mu.float())
-            else:
-                loss = model.loss(xb, cb, None, generator, config.min_snr)
+            loss, latent = model.validation_loss(xb, cb, generator, config)
+        if latent is not None:
+            latents.append(latent)
         total += float(loss) * len(xb)
-    warning = None
-    if mus and len(x) >= 2:
-        from matgen.generative.vae import active_units, posterior_collapse_warning
-
-        active, _ = active_units(torch.cat(mus))
-        warning = posterior_collapse_warning(active, mus[0].shape[1])
+    warning = type(model).validation_warning(torch.cat(latents)) if latents else None
     return total / len(x), warning
 
 
@@ -185,17 +169,15 @@ def train(data_path: str | Path, config: TrainConfig, run_dir: str | Path, progr
             a condition is unknown (the message lists the dataset's), or an option is invalid.
     """
     config.check()
-    run_dir = Path(run_dir)
-    if (run_dir / rundir.CONFIG).exists() and not force:
+    run_dir, files = Path(run_dir), RunFiles(run_dir)
+    if files.holds_run() and not force:
         raise MatgenError(f"{run_dir} already holds a run; continue it with --resume or pass --force to start afresh")
     ds = read(data_path)
     train_part, val_part = _split(ds, config)
-    model_config, data = plan(ds, train_part, str(Path(data_path).resolve()), rundir.file_sha256(data_path), config)
+    model_config, data = plan(ds, train_part, str(Path(data_path).resolve()), file_sha256(data_path), config)
     data.n_train, data.n_val = len(train_part), 0 if val_part is None else len(val_part)
-    for stale in (rundir.WEIGHTS, rundir.METRICS):
-        (run_dir / stale).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / rundir.CHECKPOINT, ignore_errors=True)
-    rundir.write_config(run_dir, model_config, data, config)
+    files.clear_outputs()
+    write_config(run_dir, model_config, data, config.to_dict())
     return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False)
 
 
@@ -213,11 +195,13 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
         MatgenError: no run or no checkpoint there, or the data file changed.
     """
     run_dir = Path(run_dir)
-    model_config, data, config, doc = rundir.read_config(run_dir)
+    run_config = read_config(run_dir)
+    model_config, data = run_config.model, run_config.data
+    config = TrainConfig.from_dict(run_config.train, where=str(RunFiles(run_dir).config))
     path = Path(data_path) if data_path is not None else Path(data.path)
     if not path.is_file():
         raise MatgenError(f"{path}: the run's training data is missing; give its new path as DATA")
-    if rundir.file_sha256(path) != data.sha256:
+    if file_sha256(path) != data.sha256:
         raise MatgenError(f"{path} is not the file this run trained on (its SHA-256 differs from config.json); "
                           "resume with the original data")
     if steps is not None or epochs is not None:
@@ -227,8 +211,7 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
     config = config.override(device=device).check()
     ds = read(path)
     train_part, val_part = _split(ds, config)
-    records = {k: v for k, v in doc.items() if k not in rundir.CONFIG_KEYS}  # e.g. finetuned_from
-    rundir.write_config(run_dir, model_config, data, config, records)
+    write_config(run_dir, model_config, data, config.to_dict(), run_config.records)  # records: e.g. finetuned_from
     return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=True)
 
 
@@ -253,9 +236,9 @@ def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_con
             start_from(model, ema, optimizer)
             ema.to(device)
         if resume:
-            state = rundir.load_checkpoint(run_dir, model, ema, optimizer)
+            state = load_checkpoint(run_dir, model, ema, optimizer)
             start, acc = int(state["step"]), [float(state["loss_sum"]), int(state["loss_count"])]
-            rows = [r for r in rundir.read_metrics(run_dir) if r["step"] <= start]
+            rows = [r for r in read_metrics(run_dir) if r["step"] <= start]
         loop = _Loop(run_dir, model, ema, optimizer, config, total, warmup, progress)
         return loop.run(start, rows, acc, x_train, c_train, x_val, c_val)
 
@@ -269,10 +252,10 @@ class _Loop:
         self.warnings: list[str] = []
 
     def save(self, step: int, acc: list) -> None:
-        rundir.save_checkpoint(self.run_dir, self.model, self.ema, self.optimizer,
-                               {"step": step, "loss_sum": acc[0], "loss_count": acc[1], "total_steps": self.total})
-        rundir.save_tensors(self.run_dir / rundir.WEIGHTS, self.ema.module.state_dict(),
-                            {"format": rundir.RUN_FORMAT, "step": str(step), "weights": "ema"})
+        save_checkpoint(self.run_dir, self.model, self.ema, self.optimizer,
+                        {"step": step, "loss_sum": acc[0], "loss_count": acc[1], "total_steps": self.total})
+        save_tensors(RunFiles(self.run_dir).weights, self.ema.module.state_dict(),
+                     {"format": RUN_FORMAT, "step": str(step), "weights": "ema"})
 
     def run(self, start, rows, acc, x_train, c_train, x_val, c_val) -> RunResult:
         c, device = self.config, x_train.device
@@ -308,7 +291,7 @@ class _Loop:
                         if warning and last:
                             self.warnings.append(warning)
                     rows.append(row)
-                    rundir.write_metrics(self.run_dir, rows)
+                    write_metrics(self.run_dir, rows)
                     acc[:] = [0.0, 0]
                     clock, seen = time.perf_counter(), 0
                     message = _message(rows)

@@ -1,4 +1,4 @@
-"""From a matgen dataset to the network's tensors and back: normalisation, sizes, condition columns.
+"""The training data of a run (:class:`DataSpec`) and its signals to the network's tensors and back.
 
 The network sees x (N, C, *S) with values in about [-1, 1]:
 
@@ -15,19 +15,17 @@ Shapes: micrographs (N, H, W) become (N, 1, H, W), (N, C, H, W) stay; spectra (N
 the last value (sampling crops back to L). A micrograph size that is not a multiple raises a
 MatgenError: padding would break the periodicity of circular micrographs.
 
-Conditions: (N, K) float32 in each condition's unit (categorical: the code), NaN where unknown.
+Condition columns are in :mod:`matgen.runs.conditions`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
-from matgen.nets.embeddings import ConditionSpec
 
 #: Built-in datasets whose micrographs are periodic (circular padding on by default).
 PERIODIC_BUILDERS = ("spinodal", "composite")
@@ -80,7 +78,7 @@ def describe_data(
             is not a multiple of ``multiple``.
     """
     if len(ds) == 0:
-        raise MatgenError(f"{path}: the dataset is empty; nothing to train on")
+        raise MatgenError(f"{path}: the dataset is empty; nothing to fine-tune on")
     builder = str(ds.attrs.get("builder", ""))
     if ds.is_spectrum:
         length = ds.signals.shape[1]
@@ -154,45 +152,19 @@ def from_network(x: np.ndarray, spec: DataSpec, grey: bool = False) -> np.ndarra
     return u.astype(np.float32)
 
 
-def condition_specs(ds: Dataset, names: Sequence[str]) -> list[ConditionSpec]:
-    """One ConditionSpec per name, with unit and the training statistics and range of ``ds``.
-
-    Raises:
-        MatgenError: a name is not a condition of ``ds`` (the message lists them), or a
-            continuous condition has no known value.
-    """
-    specs = []
-    for name in names:
-        cond = ds.condition(name)
-        if cond.is_categorical:
-            specs.append(ConditionSpec.from_values(name, cond.values, categories=cond.categories))
-        else:
-            specs.append(ConditionSpec.from_values(name, cond.values, unit=cond.unit))
-    return specs
-
-
-def condition_matrix(ds: Dataset, specs: Sequence[ConditionSpec], missing_ok: bool = False) -> np.ndarray:
-    """Return (N, K) float32 condition values (categorical: codes into spec.categories), NaN where unknown.
-
-    With ``missing_ok`` a condition the dataset lacks is all NaN; otherwise it raises a MatgenError.
-    """
-    columns = []
-    for spec in specs:
-        if missing_ok and spec.name not in ds.conditions:
-            columns.append(np.full(len(ds), np.nan))
-            continue
-        cond = ds.condition(spec.name)
-        if spec.kind == "categorical":
-            if not cond.is_categorical:
-                raise MatgenError(f"condition '{spec.name}' is numeric here but the model takes categories")
-            index = {c: i for i, c in enumerate(spec.categories)}
-            labels = cond.labels()
-            codes = [index.get(label, np.nan) if label is not None else np.nan for label in labels]
-            columns.append(np.asarray(codes, dtype=np.float64))
-        else:
-            if cond.is_categorical:
-                raise MatgenError(f"condition '{spec.name}' holds categories here but the model takes numbers")
-            columns.append(cond.values.astype(np.float64))
-    if not columns:
-        return np.zeros((len(ds), 0), dtype=np.float32)
-    return np.stack(columns, axis=1).astype(np.float32)  # (N, K)
+def check_fits(ds: Dataset, data: DataSpec, where: str) -> None:
+    """Raise a MatgenError unless ``ds`` holds signals of the same kind and form as a run's training data (``data``)."""
+    if ds.kind != data.kind or ds.signal_type != data.signal_type:
+        raise MatgenError(f"{where} holds {ds.signal_type} {ds.kind} signals; the run was trained on "
+                          f"{data.signal_type} {data.kind} signals")
+    if len(ds) == 0:
+        raise MatgenError(f"{where}: the dataset is empty; nothing to fine-tune on")
+    if ds.is_spectrum and data.axis is not None and not np.allclose(ds.axis.values, data.axis["values"]):
+        raise MatgenError(f"{where}: the spectral axis differs from the run's ({ds.axis.describe()}); "
+                          "re-import onto the run's axis")
+    shape = tuple(to_network(ds.signals[:1], data).shape[1:])
+    if shape != (data.channels, *data.shape):
+        raise MatgenError(f"{where}: signals of shape {shape[1:]} do not fit the run's {tuple(data.shape)}")
+    if data.norm == "labels" and int(ds.signals.max()) >= data.n_phases:
+        raise MatgenError(f"{where}: label maps hold phase {int(ds.signals.max())}; the run knows phases "
+                          f"0..{data.n_phases - 1}")

@@ -1,8 +1,8 @@
 """Fine-tuning: continue a trained run on (new) data from its last state, into a new run directory.
 
-    >>> from matgen.train import finetune, load_run
+    >>> from matgen.train import finetune
     >>> result = finetune("runs/density", "more-data.h5", "runs/density-ft", steps=500)
-    >>> run = load_run("runs/density-ft")          # samples like any run; `matgen train --resume` continues it
+    >>> run = matgen.runs.load_run("runs/density-ft")   # samples like any run; `matgen train --resume` continues it
 
 What carries over from the base run: the network and its ModelConfig (so the condition specs,
 with their units and *training ranges*, stay as they were: new data outside those ranges is
@@ -19,46 +19,26 @@ base run, its weights and step count), the number of steps, and the learning-rat
 because the base run ended at its minimum lr and the optimizer's moments need a few steps to
 adapt to the new data before the full rate is applied. The EMA continues from the base run's
 average with a horizon of at most a tenth of the fine-tune. The result is a complete run
-directory: it loads with :func:`~matgen.train.load_run`, and an interrupted fine-tune continues
+directory: it loads with :func:`~matgen.runs.load_run`, and an interrupted fine-tune continues
 exactly with :func:`~matgen.train.resume` (the step counter counts the fine-tune's own steps).
 The base run is only read.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from matgen.data import read
-from matgen.data.dataset import Dataset
+from matgen.common.files import file_sha256
 from matgen.common.progress import Progress, no_progress
+from matgen.data import read
 from matgen.errors import MatgenError
-from matgen.train import run as rundir
+from matgen.runs import DataSpec, RunFiles, check_fits, read_config
+from matgen.runs.checkpoint import load_checkpoint
+from matgen.runs.config import write_config
+from matgen.runs.tensors import load_weights
 from matgen.train.config import TrainConfig
 from matgen.train.loop import RunResult, _fit, _split
-from matgen.train.prepare import DataSpec, to_network
-
-
-def check_compatible(ds: Dataset, data: DataSpec, where: str) -> None:
-    """Raise a MatgenError unless ``ds`` holds signals of the same kind and form as a run's training data."""
-    if ds.kind != data.kind or ds.signal_type != data.signal_type:
-        raise MatgenError(f"{where} holds {ds.signal_type} {ds.kind} signals; the run was trained on "
-                          f"{data.signal_type} {data.kind} signals")
-    if len(ds) == 0:
-        raise MatgenError(f"{where}: the dataset is empty; nothing to fine-tune on")
-    if ds.is_spectrum and data.axis is not None and not np.allclose(ds.axis.values, data.axis["values"]):
-        raise MatgenError(f"{where}: the spectral axis differs from the run's ({ds.axis.describe()}); "
-                          "re-import onto the run's axis")
-    shape = tuple(to_network(ds.signals[:1], data).shape[1:])
-    if shape != (data.channels, *data.shape):
-        raise MatgenError(f"{where}: signals of shape {shape[1:]} do not fit the run's {tuple(data.shape)}")
-    if data.norm == "labels" and int(ds.signals.max()) >= data.n_phases:
-        raise MatgenError(f"{where}: label maps hold phase {int(ds.signals.max())}; the run knows phases "
-                          f"0..{data.n_phases - 1}")
 
 
 def finetune_config(base: TrainConfig, steps: int, lr: float | None = None, seed: int | None = None,
@@ -91,38 +71,40 @@ def finetune(base_run: str | Path, data_path: str | Path, run_dir: str | Path, s
             condition), ``run_dir`` holding a run (without ``force``) or being the base run.
     """
     base_run, run_dir = Path(base_run), Path(run_dir)
-    model_config, base_data, base_config, _ = rundir.read_config(base_run)
+    base = read_config(base_run)
+    model_config, base_data = base.model, base.data
+    base_config = TrainConfig.from_dict(base.train, where=str(RunFiles(base_run).config))
     if run_dir.resolve() == base_run.resolve():
         raise MatgenError(f"{run_dir} is the base run; fine-tune into a new directory")
-    if (run_dir / rundir.CONFIG).exists() and not force:
+    if RunFiles(run_dir).holds_run() and not force:
         raise MatgenError(f"{run_dir} already holds a run; continue it with resume() or pass force=True")
     config = finetune_config(base_config, steps, lr, seed, device)
     ds = read(data_path)
-    check_compatible(ds, base_data, str(data_path))
+    check_fits(ds, base_data, str(data_path))
     for spec in model_config.conditions:
         ds.condition(spec.name)  # a condition of the model the new data lacks -> MatgenError listing the data's
     train_part, val_part = _split(ds, config)
-    data = replace(base_data, path=str(Path(data_path).resolve()), sha256=rundir.file_sha256(data_path),
+    data = replace(base_data, path=str(Path(data_path).resolve()), sha256=file_sha256(data_path),
                    n_train=len(train_part), n_val=0 if val_part is None else len(val_part))
-    for stale in (rundir.WEIGHTS, rundir.METRICS):
-        (run_dir / stale).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / rundir.CHECKPOINT, ignore_errors=True)
-    rundir.write_config(run_dir, model_config, data, config, {"finetuned_from": _origin(base_run, base_data)})
+    RunFiles(run_dir).clear_outputs()
+    write_config(run_dir, model_config, data, config.to_dict(), {"finetuned_from": _origin(base_run, base_data)})
     return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False,
                 start_from=lambda model, ema, optimizer: _load_base(base_run, model, ema, optimizer))
 
 
 def _load_base(base_run: Path, model, ema, optimizer) -> None:
     """Weights, EMA and AdamW state of the base run's checkpoint; without one, its EMA weights for both."""
-    if (base_run / rundir.CHECKPOINT / "state.json").is_file() or (base_run / ".checkpoint.old").is_dir():
-        rundir.load_checkpoint(base_run, model, ema, optimizer)
+    files = RunFiles(base_run)
+    if files.checkpoint_folder() is not None:
+        load_checkpoint(base_run, model, ema, optimizer)
         return
-    rundir.load_weights(model, base_run / rundir.WEIGHTS)
+    load_weights(model, files.weights)
     ema.module.load_state_dict(model.state_dict())
 
 
 def _origin(base_run: Path, base_data: DataSpec) -> dict:
-    state = base_run / rundir.CHECKPOINT / "state.json"
-    steps = json.loads(state.read_text(encoding="utf-8")).get("step") if state.is_file() else None
-    return {"run": str(base_run.resolve()), "weights_sha256": rundir.file_sha256(base_run / rundir.WEIGHTS),
+    files = RunFiles(base_run)
+    state = files.checkpoint_state()
+    steps = state.get("step") if state is not None else None
+    return {"run": str(base_run.resolve()), "weights_sha256": file_sha256(files.weights),
             "steps": steps, "data": base_data.path, "data_sha256": base_data.sha256}

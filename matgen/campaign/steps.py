@@ -1,0 +1,323 @@
+"""The steps of a campaign, each done once and keyed by its output file (:meth:`Layout.once`).
+
+* the starting data (built, or copied into the campaign) and the first model (given, or trained);
+* a baseline (:mod:`matgen.campaign.baselines`): its candidates picked or sampled, then evaluated;
+* a round: the model (the previous one fine-tuned on the data so far, :mod:`matgen.train`),
+  candidates sampled for the targets (:mod:`matgen.campaign.requests`: the targets' sampling
+  values, steered by the previous round's median misses), simulated (the simulator store keeps
+  every finished batch), scored once (:func:`~matgen.campaign.targets.score`) into results.json
+  and summary.json, and every evaluated candidate relabelled with what it achieved and added to
+  the data (a failed one is left out): even a miss teaches the model;
+* the report and its pictures.
+
+Round r's candidates use seeds ``seed + 100000 r + i`` and ids ``campaign-rRR-IIII``; sampling
+is deterministic by seed, so a round killed before its candidates were written samples the
+same candidates again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from functools import cache
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from matgen.campaign import state as st
+from matgen.campaign.checks import Context
+from matgen.campaign.config import CampaignConfig
+from matgen.campaign.layout import BASELINES, Layout, StepFiles
+from matgen.campaign.report import CampaignReport, Summary, candidate_rows, summarize
+from matgen.campaign.requests import sampling_targets, steering_offsets, trained_ranges
+from matgen.campaign.targets import Target, score
+from matgen.common.files import atomic_path, write_json
+from matgen.common.progress import Progress, labelled
+
+ROUND_SEED_STRIDE = 100_000
+BASELINE_TITLES = {"nearest": "nearest training", "unguided": "unguided"}
+
+
+class Steps:
+    """The work of one campaign run: its config, directory, checked context and progress callback."""
+
+    def __init__(self, config: CampaignConfig, layout: Layout, context: Context, progress: Progress):
+        self.config, self.layout, self.context, self.progress = config, layout, context, progress
+        self._regressor_specs: list | None = None
+
+    def set_state(self, status: str, reason: str, round_: int, phase: str) -> None:
+        st.set_state(self.layout, status, reason, round_, phase)
+
+    def log(self, message: str) -> None:
+        st.log(self.layout, message)
+
+    # --- the starting point ------------------------------------------------------------------
+
+    def initial_data(self) -> Path:
+        """data/initial.h5: the built-in dataset built, or the given (or the run's) data copied."""
+        return self.layout.once(self.layout.initial_data, self._make_initial_data)
+
+    def _make_initial_data(self, path: Path) -> None:
+        c = self.config
+        if c.builder is not None:
+            from matgen.builders import build
+            from matgen.data import write
+
+            self.log(f"building {c.builder} {c.builder_options}")
+            write(path, build(c.builder, progress=labelled(self.progress, f"building {c.builder}"), **c.builder_options))
+            return
+        from matgen.runs import read_config
+
+        source = Path(c.data) if c.data is not None else Path(read_config(c.run).data.path)
+        with atomic_path(path) as tmp:
+            shutil.copyfile(source, tmp)
+        self.log(f"copied the starting data {source}")
+
+    def first_model(self, data: Path) -> Path:
+        """The first model: the given run, or one trained (resumed when interrupted) in runs/initial."""
+        from matgen.runs import is_complete
+
+        if self.config.run is not None:
+            return Path(self.config.run)
+        return self.layout.once(self.layout.initial_run, lambda path: self._train_first(path, data), done=is_complete)
+
+    def _train_first(self, run_dir: Path, data: Path) -> None:
+        from matgen.runs import RunFiles
+        from matgen.train import resume, train
+
+        bar = labelled(self.progress, "training the first model")
+        self.set_state("running", "training the first model", 0, "training")
+        if RunFiles(run_dir).checkpoint_state() is not None:
+            self.log("resuming the training of the first model")
+            resume(run_dir, progress=bar)
+            return
+        config = self.config.train_config()
+        self.log(f"training the first model: {config.model}, {config.net}, {config.steps} steps, "
+                 f"conditions {', '.join(config.conditions)}")
+        train(data, config, run_dir, progress=bar, force=True)
+
+    def train_reference(self, data: Path, data_spec) -> np.ndarray:
+        """Training signals (as many as a round's candidates) in network units, for the diversity reference."""
+        from matgen.data import read
+        from matgen.runs import to_network
+
+        ds = read(data)
+        rows = np.random.default_rng(self.config.seed).permutation(len(ds))[: self.config.candidates]
+        return to_network(ds.signals[np.sort(rows)], data_spec)
+
+    # --- one set of candidates: simulate, score, summarise ---------------------------------------
+
+    def _simulation(self, files: StepFiles, name: str, round_: int, candidates):
+        """A function returning the Evaluation of ``candidates``, simulated (what the store lacks) on first call."""
+        from matgen.simulators import run_simulator
+
+        c = self.config
+
+        @cache
+        def evaluation():
+            self.set_state("running", f"simulating {name}", round_, "simulating")
+            return run_simulator(self.context.simulator, candidates, workers=c.workers, batch_size=c.simulator_batch,
+                                 timeout_s=c.timeout_s, store=files.store,
+                                 progress=labelled(self.progress, f"{name}: simulating"))
+
+        return evaluation
+
+    def _evaluate(self, files: StepFiles, name: str, round_: int, candidates, sampled: dict, evaluation,
+                  data_spec, x_train: np.ndarray, t0: float) -> Summary:
+        """results.json and summary.json of ``candidates`` (each once, from one scoring); returns the summary."""
+        from matgen.runs import to_network
+
+        L, targets = self.layout, self.config.targets
+        ids = candidates.ids.astype(str)
+        scored = cache(lambda: score(targets, evaluation().properties))
+        L.once(files.results, lambda path: write_json(path, {
+            "name": name, "round": round_, "units": self.context.units,
+            "candidates": candidate_rows(ids, scored(), evaluation().properties, evaluation().errors, sampled)}))
+        if files.summary.is_file():
+            return Summary.from_dict(st.read_record(files.summary))
+        summary = summarize(name, round_, ids, scored(), evaluation().properties, evaluation().errors,
+                            to_network(candidates.signals, data_spec), x_train, time.perf_counter() - t0)
+        write_json(files.summary, summary.to_dict())
+        self.log(f"{name}: {summary.evaluated}/{summary.candidates} evaluated, {summary.failed} failed, "
+                 f"{summary.hits} hit(s)")
+        return summary
+
+    # --- baselines ---------------------------------------------------------------------------------
+
+    def baseline(self, name: str, model: Path, data: Path, data_spec, x_train: np.ndarray) -> Summary:
+        """Pick (nearest) or sample (unguided) the baseline's candidates once, then evaluate them."""
+        from matgen.data import read, write
+
+        files, t0 = self.layout.baseline(name), time.perf_counter()
+        if files.summary.is_file():
+            return Summary.from_dict(st.read_record(files.summary))
+        self.layout.once(files.candidates, lambda path: write(path, self._baseline_candidates(name, model, data)))
+        candidates = read(files.candidates)
+        sampled = {k: _column(candidates, k) if name == "nearest" else np.full(len(candidates), np.nan)
+                   for k in self.config.targets}
+        evaluation = self._simulation(files, BASELINE_TITLES[name], 0, candidates)
+        return self._evaluate(files, BASELINE_TITLES[name], 0, candidates, sampled, evaluation, data_spec, x_train, t0)
+
+    def _baseline_candidates(self, name: str, model: Path, data: Path):
+        c = self.config
+        if name == "nearest":
+            from matgen.campaign.baselines import nearest_samples
+            from matgen.data import read
+
+            return nearest_samples(read(data), c.targets, c.candidates, c.bound_margin)
+        return self._sample(model, None, c.candidates, c.seed + ROUND_SEED_STRIDE, "unguided",
+                            labelled(self.progress, "unguided: sampling"), guidance=0.0)
+
+    # --- a round -----------------------------------------------------------------------------------
+
+    def model_for_round(self, r: int, previous: Path, data: Path) -> Path:
+        """Round 1: the first model. Later: the previous model fine-tuned on the data so far (resumed if killed)."""
+        from matgen.runs import is_complete
+
+        if r == 1 or self.config.finetune_steps == 0:
+            return Path(previous)
+        return self.layout.once(self.layout.round(r).run, lambda path: self._finetune(r, path, previous, data),
+                                done=is_complete)
+
+    def _finetune(self, r: int, run_dir: Path, previous: Path, data: Path) -> None:
+        from matgen.runs import RunFiles
+        from matgen.train import finetune, resume
+
+        c = self.config
+        self.set_state("running", f"round {r}: fine-tuning", r, "fine-tuning")
+        bar = labelled(self.progress, f"round {r}: fine-tuning")
+        if RunFiles(run_dir).checkpoint_state() is not None:
+            self.log(f"round {r}: resuming the fine-tune")
+            resume(run_dir, progress=bar)
+            return
+        self.log(f"round {r}: fine-tuning {previous} for {c.finetune_steps} steps on {data}")
+        finetune(previous, data, run_dir, c.finetune_steps, lr=c.finetune_lr, seed=c.seed + r, device=c.device,
+                 progress=bar, force=True)
+
+    def round(self, r: int, n: int, model: Path, data: Path, x_train: np.ndarray) -> tuple[Summary, Path]:
+        """Sample, simulate, score and relabel round r (each step once); returns its summary and the data after it."""
+        from matgen.data import read, write
+        from matgen.runs import read_config
+
+        L, files, t0 = self.layout, self.layout.round(r), time.perf_counter()
+        run = read_config(model)  # the model's conditions (training ranges) and data spec, read once a round
+        L.once(files.candidates, lambda path: write(path, self._round_candidates(r, n, model, run.model.conditions)))
+        candidates = read(files.candidates)
+        sampled = {k: _column(candidates, k) for k in self.config.targets}
+        evaluation = self._simulation(files, f"round {r}", r, candidates)
+        summary = self._evaluate(files, f"round {r}", r, candidates, sampled, evaluation, run.data, x_train, t0)
+        L.once(files.data, lambda path: self._relabel(path, r, candidates, evaluation(), data))
+        L.once(files.record, lambda path: write_json(path, {"model": str(model), "data": str(files.data),
+                                                            "summary": summary.to_dict()}))
+        return summary, files.data
+
+    def _round_candidates(self, r: int, n: int, model: Path, specs):
+        self.set_state("running", f"round {r}: sampling", r, "sampling")
+        offsets = self._steering(r, specs)
+        candidates = self._sample(model, self.config.targets, n, self.config.seed + ROUND_SEED_STRIDE * r,
+                                  f"campaign-r{r:02d}", labelled(self.progress, f"round {r}: sampling"),
+                                  offsets=offsets)
+        asked = ", ".join(f"{k} {np.median(_column(candidates, k)):.4g}" for k in self.config.targets)
+        self.log(f"round {r}: sampled {n} candidates, asking (median) {asked}")
+        return candidates
+
+    def _specs(self, specs) -> list:
+        """The model's condition specs, then the regressor's (read once)."""
+        if self._regressor_specs is None:
+            from matgen.runs import read_config
+
+            regressor = self.config.regressor
+            self._regressor_specs = [] if regressor is None else list(read_config(regressor).model.conditions)
+        return list(specs) + self._regressor_specs
+
+    def _steering(self, r: int, specs) -> dict[str, float]:
+        """The request offsets of round r from round r-1's misses (:func:`steering_offsets`)."""
+        previous = self.layout.round(r - 1).results
+        if r == 1 or not previous.is_file() or self.config.steer == 0:
+            return {}
+        return steering_offsets(self.config.targets, st.read_record(previous), self.config.steer,
+                                self.config.bound_margin, trained_ranges(self._specs(specs)))
+
+    def _sample(self, model: Path, targets: dict[str, Target] | None, n: int, seed: int, prefix: str,
+                progress: Progress, guidance: float | None = None, offsets: Mapping[str, float] | None = None):
+        """n candidates of ``model`` for ``targets`` (None: unguided), ids ``{prefix}-IIII``."""
+        from matgen.common.device import resolve_device
+        from matgen.runs import load_run
+        from matgen.sample import sample
+
+        c = self.config
+        run = load_run(model, device=resolve_device(c.device))
+        given = None
+        if targets is not None:
+            given = sampling_targets(targets, trained_ranges(self._specs(run.conditions)), c.bound_margin, n, offsets)
+        result = sample(run, given, n=n, sampler=c.sampler, steps=c.steps,
+                        guidance=c.guidance if guidance is None else guidance, seed=seed, progress=progress,
+                        regressor=c.regressor if targets is not None else None, regressor_scale=c.regressor_scale)
+        for warning in result.warnings:
+            self.log(f"{prefix}: warning: {warning}")
+        ds = result.dataset
+        ds.ids = np.asarray([f"{prefix}-{i:04d}" for i in range(len(ds))], dtype=object)
+        return ds
+
+    def _relabel(self, path: Path, r: int, candidates, evaluation, data: Path) -> None:
+        """data.h5 of round r: the data so far plus every evaluated candidate with its achieved properties."""
+        from matgen.data import concat, read, write
+        from matgen.simulators import with_properties
+
+        self.set_state("running", f"round {r}: relabelling", r, "relabelling")
+        relabelled = with_properties(candidates, self.context.simulator, evaluation)
+        relabelled.conditions.pop("simulation_error", None)
+        ok = np.flatnonzero(~evaluation.failed)
+        base = read(data)
+        merged = concat([base, relabelled.take(ok)]) if len(ok) else base
+        write(path, merged)
+        self.log(f"{path.parent.name}: {len(ok)} evaluated candidate(s) added to the data ({len(merged)} rows)")
+
+
+# --- the report --------------------------------------------------------------------------------------------
+
+
+def assemble_report(layout: Layout, config: CampaignConfig, status: str, reason: str,
+                    context: Context | None = None) -> CampaignReport:
+    """The report from the summaries on disk (units from ``context``, else from the stored results)."""
+    units = context.units if context is not None else stored_units(layout)
+    baselines, rounds = st.read_summaries(layout)
+    simulator = getattr(context.simulator, "name", "") if context is not None else ""
+    return CampaignReport(str(layout.root), status, reason,
+                          {k: t.describe(units.get(k, "")) for k, t in config.targets.items()}, units, rounds,
+                          baselines, simulator)
+
+
+def draw_pictures(layout: Layout, config: CampaignConfig, report: CampaignReport) -> dict[str, str]:
+    """errors.png, scatter.png (when anything was evaluated) and best.png; name -> path."""
+    from matgen.campaign.plots import best_candidates, plot_best, plot_errors, plot_scatter
+
+    results = {}
+    for name in BASELINES:
+        if layout.baseline(name).results.is_file():
+            results[name] = st.read_record(layout.baseline(name).results)
+    for r in layout.round_numbers():
+        if layout.round(r).results.is_file():
+            results[f"round {r}"] = st.read_record(layout.round(r).results)
+    pictures = {"errors": str(plot_errors(report, layout.picture("errors")))}
+    if any(doc["candidates"] for doc in results.values()):
+        pictures["scatter"] = str(plot_scatter(config.targets, report.units, results, layout.picture("scatter")))
+    best = best_candidates(layout, config.targets, report.units)
+    if best is not None:
+        pictures["best"] = str(plot_best(best, layout.picture("best"), report))
+    return pictures
+
+
+def stored_units(layout: Layout) -> dict:
+    """The targets' units as the first results.json holds them ({} when there is none)."""
+    for path in sorted(layout.root.glob("**/results.json")):
+        return dict(st.read_record(path).get("units", {}))
+    return {}
+
+
+def _column(ds, name: str) -> np.ndarray:
+    cond = ds.conditions.get(name)
+    if cond is None or cond.is_categorical:
+        return np.full(len(ds), np.nan)
+    return cond.values.astype(np.float64)

@@ -1,0 +1,79 @@
+"""``diffusion``: a U-Net denoiser (eps / x0 / v prediction) with its VP noise schedule.
+
+Trained with :func:`matgen.generative.diffusion_loss` (Ho et al. 2020, Algorithm 1, with
+min-SNR-gamma weights); ``model.denoiser(w)`` is the VE denoiser D(x, sigma, cond) every sampler
+runs, with classifier-free guidance of weight w when the model is conditional. Conditions
+(B, K) are in their units (categorical: codes), NaN = not given; ``drop`` (B, K) hides
+conditions for classifier-free guidance training.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from matgen.generative import classifier_free_guidance, diffusion_loss, get_schedule, vp_denoiser
+from matgen.nets import UNET_PRESETS, ConditionEncoder, UNet, UNetConfig, unet_preset
+from matgen.runs.config import ModelConfig
+from matgen.runs.kinds.base import ModelKind
+
+
+class DiffusionModel(ModelKind):
+    """eps / x0 / v prediction U-Net(x_t, t, ConditionEncoder(cond)) with its VP schedule alpha_bar (T,)."""
+
+    kind: ClassVar[str] = "diffusion"
+    summary: ClassVar[str] = "U-Net denoiser"
+    listing_order: ClassVar[int] = 0
+    presets: ClassVar[dict] = UNET_PRESETS
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.net = UNet(UNetConfig.from_dict(config.net))
+        self.cond_encoder = ConditionEncoder(config.conditions, config.cond_dim) if config.conditions else None
+        self.alpha_bar = get_schedule(config.schedule, config.timesteps)  # (T,) float64, not a weight
+        self.prediction = config.prediction
+
+    @classmethod
+    def size_multiple(cls, preset: str, net_options: dict) -> int:
+        """2^(levels - 1): the U-Net halves the size at each level but the first."""
+        return 2 ** (len(net_options.get("channel_mults", cls.presets[preset].channel_mults)) - 1)
+
+    @classmethod
+    def plan(cls, options, data, specs, cond_dim: int, common: dict, net_options: dict) -> ModelConfig:
+        """The ModelConfig of a new diffusion run (``options``: the training options)."""
+        net = unet_preset(options.net, out_channels=data.channels, cond_dim=cond_dim, **common, **net_options)
+        return ModelConfig(cls.kind, net.to_dict(), specs, cond_dim, options.prediction, options.schedule,
+                           options.timesteps, "")
+
+    def forward(self, x_t: Tensor, t: Tensor, cond: Tensor | None = None, drop: Tensor | None = None) -> Tensor:
+        """Return the network output (B, C, *S) for x_t (B, C, *S), t (B,), cond (B, K), drop (B, K)."""
+        emb = None if self.cond_encoder is None else self.cond_encoder(cond, drop)  # (B, D)
+        return self.net(x_t, t, emb)
+
+    def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
+             min_snr: float | None = None) -> Tensor:
+        """Return the scalar weighted denoising loss of the batch x0 (B, C, *S) (Ho et al. 2020, Algorithm 1)."""
+        return diffusion_loss(lambda x_t, t, c: self(x_t, t, c, drop), x0, cond, self.alpha_bar,
+                              self.prediction, min_snr, generator)
+
+    def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
+                      step: int) -> Tensor:
+        """The loss of one training batch: :meth:`loss` with ``options.min_snr``."""
+        return self.loss(x0, cond, drop, generator, options.min_snr)
+
+    def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:
+        """The training loss without condition dropout, and no latents."""
+        return self.loss(x0, cond, None, generator, options.min_snr), None
+
+    def denoiser(self, guidance: float = 0.0):
+        """Return D(x, sigma, cond) -> x0_hat, classifier-free guided with weight ``guidance`` when conditional."""
+        denoiser = vp_denoiser(self, self.alpha_bar, self.prediction)
+        if guidance and self.cond_encoder is not None:
+            denoiser = classifier_free_guidance(denoiser, guidance)
+        return denoiser
+
+
+MODEL = DiffusionModel
