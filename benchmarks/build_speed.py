@@ -19,7 +19,7 @@ from matgen.builders import build
 def time_spinodal_parts(n: int, device: str) -> None:
     from matgen.builders.micrographs import SpinodalOptions
     from matgen.physics.elastic import homogenize
-    from matgen.physics.microstructures import spinodal
+    from matgen.physics.spinodal import spinodal
 
     o = SpinodalOptions()
     rng = np.random.default_rng(0)

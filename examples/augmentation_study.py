@@ -93,7 +93,7 @@ def xrd_families(shared: Path, points: int, per_structure: int, seed: int = 0, l
             pattern = pattern / pattern.max() + rng.uniform(0.01, 0.1) * background_shape
             counts = float(np.exp(rng.uniform(np.log(2e3), np.log(2e4))))
             generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-            signals.append(xrd.counting_noise(pattern[None], counts, generator)[0].numpy())
+            signals.append(xrd.counts_at_peak(pattern[None], counts, generator)[0].numpy())
             families.append(FAMILIES[pearson[0]])
             names.append(name)
     return Dataset(
@@ -146,7 +146,7 @@ def xrd_phases(shared: Path, points: int, phases: int = 30, samples: int = 6, me
                 pattern = pattern / pattern.max() + rng.uniform(0.01, 0.1) * background_shape
                 counts = float(np.exp(rng.uniform(np.log(2e3), np.log(2e4))))
                 generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-                signals.append(xrd.counting_noise(pattern[None], counts, generator)[0].numpy())
+                signals.append(xrd.counts_at_peak(pattern[None], counts, generator)[0].numpy())
                 names.append(refl.name)
                 sample_names.append(f"{refl.name}/s{j}")
     return Dataset(

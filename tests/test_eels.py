@@ -104,7 +104,7 @@ def test_log_ratio_recovers_thickness_from_noisy_spectra(dispersion_ev):
     width = torch.tensor([AL.plasmon_width_ev] * 5 + [SI.plasmon_width_ev] * 5, dtype=torch.float64)
     resolution = torch.tensor([0.5] * 5 + [1.0] * 5, dtype=torch.float64)
     spectra = eels.low_loss_spectra(axis, e_p, width, mu, resolution, collection_semiangle_mrad=10.0)
-    counts = eels.counting_noise(spectra, 1e6, seed=0)
+    counts = eels.counts_for_total(spectra, 1e6, seed=0)
     np.testing.assert_allclose(eels.thickness_log_ratio(axis, counts), mu.numpy(), rtol=0.02)
     window = eels.thickness_log_ratio(axis, spectra[:1], zlp_window_ev=(-3.0, 3.0))
     assert window[0] == pytest.approx(0.2, rel=1e-3)
@@ -113,7 +113,7 @@ def test_log_ratio_recovers_thickness_from_noisy_spectra(dispersion_ev):
 def test_plasmon_peak_sits_at_the_drude_maximum():
     axis = eels.energy_axis_ev(2048, 0.1, -10.0)
     spectra = eels.low_loss_spectra(axis, torch.tensor([15.0, 16.7]), torch.tensor([0.53, 3.7]), 0.3, 0.6)
-    peaks = eels.plasmon_peak_ev(axis, eels.counting_noise(spectra, 1e6, seed=4))
+    peaks = eels.plasmon_peak_ev(axis, eels.counts_for_total(spectra, 1e6, seed=4))
     assert peaks[0] == pytest.approx(eels.drude_peak_energy_ev(15.0, 0.53).item(), abs=0.05)
     assert peaks[1] == pytest.approx(eels.drude_peak_energy_ev(16.7, 3.7).item(), abs=0.15)
     assert float(eels.plasmon_peak_ev(axis, spectra[0])) == pytest.approx(14.998, abs=0.01)
@@ -124,7 +124,7 @@ CORE = eels.energy_axis_ev(1800, 0.25, 250.0)  # 250 ... 699.75 eV
 
 def test_edges_appear_at_their_onsets():
     spectra = eels.core_loss_spectra(CORE, ["C K", "N K", "O K", "Ti L2,3"], torch.tensor([1.0, 0.3, 0.5, 0.8]), 3.5, 1.0)
-    (onsets,) = eels.edge_onsets_ev(CORE, eels.counting_noise(spectra, 1e8, seed=2))
+    (onsets,) = eels.edge_onsets_ev(CORE, eels.counts_for_total(spectra, 1e8, seed=2))
     assert len(onsets) == 5
     np.testing.assert_allclose(onsets[[0, 1, 4]], [284.0, 401.0, 532.0], atol=0.3)  # K edges: the threshold itself
     np.testing.assert_allclose(onsets[2:4], [456.0, 462.0], atol=1.1)  # Ti L3, L2: the white-line flanks
@@ -172,9 +172,9 @@ def test_material_spectra_over_a_low_and_a_core_loss_window():
     np.testing.assert_allclose(onsets[1], [532.0, 532.0 + 22.4], atol=0.5)  # a plasmon replica in the thicker one
 
 
-def test_counting_noise_is_poisson_with_the_requested_total():
+def test_counts_for_total_are_poisson_with_the_requested_total():
     rates = eels.low_loss_spectra(eels.energy_axis_ev(512, 0.25, -5.0), 15.0, 2.0, 1.0, 1.0)
-    counts = eels.counting_noise(rates.expand(3000, -1), 2e4, generator=torch.Generator().manual_seed(0))
+    counts = eels.counts_for_total(rates.expand(3000, -1), 2e4, generator=torch.Generator().manual_seed(0))
     totals = counts.sum(-1)
     assert totals.mean().item() == pytest.approx(2e4, rel=3 / math.sqrt(2e4 * 3000))
     assert totals.std().item() == pytest.approx(math.sqrt(2e4), rel=0.05)

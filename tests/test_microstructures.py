@@ -6,15 +6,9 @@ import pytest
 import torch
 
 from matgen.errors import MatgenError
-from matgen.physics.microstructures import (
-    cahn_hilliard,
-    characteristic_length_px,
-    composite,
-    phase_fraction,
-    spinodal,
-    time_steps,
-    two_point_correlation,
-)
+from matgen.physics.morphology import characteristic_length_px, phase_fraction, two_point_correlation
+from matgen.physics.particles import composite
+from matgen.physics.spinodal import cahn_hilliard, spinodal, time_steps
 
 
 def test_mass_is_conserved():
@@ -113,7 +107,7 @@ def test_aligned_ellipses_are_anisotropic_and_disks_isotropic():
         ({"mean_composition": torch.tensor([0.0, -1.2])}, "inside the spinodal"),
         ({"anneal_time": -1.0}, "≥ 0"),
         ({"interface_width_px": 20.0}, "between 0.5 and size/8"),
-        ({"mean_composition": torch.zeros(3)}, "one per sample"),
+        ({"mean_composition": torch.zeros(3)}, "one value per sample"),
         ({"seed": 0, "generator": torch.Generator()}, "either seed or generator"),
     ],
 )

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from matgen.common.seeding import sample_generators
 from matgen.errors import MatgenError
 from matgen.physics import raman
 
@@ -211,9 +212,9 @@ def test_follows_the_axis_dtype_and_device():
 
 
 def test_noise_is_poisson_and_spikes_come_at_the_given_rate():
-    generators = raman.sample_generators(4, seed=0)
+    generators = sample_generators(4, seed=0)
     flat = torch.full((4, 20000), 0.5, dtype=torch.float64)
-    noisy = raman.counting_noise(flat, peak_counts=1000.0, generators=generators)
+    noisy = raman.shot_noise(flat, peak_counts=1000.0, generators=generators)
     assert noisy.mean().item() == pytest.approx(0.5, rel=2e-3)
     assert noisy.var().item() == pytest.approx(0.5 / 1000, rel=0.03)  # Poisson: variance = mean counts
     assert torch.equal(noisy * 1000, torch.round(noisy * 1000))  # whole counts

@@ -124,7 +124,7 @@ def test_hill_howard_weight_fractions_round_trip(weights):
     w = torch.tensor([weights], dtype=torch.float64)
     patterns = xrd.mixture_patterns(w, phases)
     np.testing.assert_allclose(xrd.fit_weight_fractions(patterns, phases).numpy(), w.numpy(), atol=1e-6)
-    noisy = xrd.counting_noise(xrd.add_background(patterns / patterns.max() * 1000, AXIS, [20, 5]), 20000,
+    noisy = xrd.counts_at_peak(xrd.add_background(patterns / patterns.max() * 1000, AXIS, [20, 5]), 20000,
                                torch.Generator().manual_seed(0))
     np.testing.assert_allclose(xrd.fit_weight_fractions(noisy, phases, background_order=1).numpy(), w.numpy(), atol=0.02)
 

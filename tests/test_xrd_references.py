@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from matgen.data.importers.structures import reference_structures
 from matgen.errors import MatgenError
 from matgen.physics import references, xrd
 
@@ -90,6 +91,13 @@ def test_names_are_case_insensitive_and_an_unknown_name_lists_the_choices():
         references.load_reference_set(Path("no/such/folder"))
 
 
+def test_a_path_needs_a_structure_reader(tmp_path):
+    with pytest.raises(MatgenError, match=r"is a file or folder; pass read_files \(e.g. matgen.data.importers"):
+        references.load_reference_set(tmp_path)
+    with pytest.raises(MatgenError, match="is a file or folder; pass read_files"):
+        references.reference_patterns(torch.linspace(20, 40, 50), str(tmp_path))
+
+
 def test_a_returned_structure_is_a_copy_of_the_cached_one():
     structure = references.reference_structure("halite")
     structure.scale_lattice(2 * structure.volume)
@@ -105,11 +113,11 @@ def test_load_reference_set_reads_names_a_cif_folder_and_a_structures_json(tmp_p
     assert [name for name, _ in pairs] == ["rutile", "anatase"]
     for name, structure in pairs:
         CifWriter(structure).write_file(tmp_path / f"{name}.cif")
-    from_cifs = references.load_reference_set(tmp_path)
+    from_cifs = references.load_reference_set(tmp_path, reference_structures)
     assert [(i, s.composition.reduced_formula) for i, s in from_cifs] == [("anatase", "TiO2"), ("rutile", "TiO2")]
     assert from_cifs[1][1].volume == pytest.approx(pairs[0][1].volume, rel=1e-6)
     json_path = write_structures(tmp_path / "set.json", StructureSet(structures=pairs))
-    from_json = references.load_reference_set(json_path)
+    from_json = references.load_reference_set(json_path, reference_structures)
     assert [i for i, _ in from_json] == ["rutile", "anatase"]
     assert from_json[1][1].density == pytest.approx(pairs[1][1].density, rel=1e-9)
 
@@ -121,7 +129,7 @@ def test_built_in_quartz_matches_the_aflow_quartz_cif(shared_data):
     # AFLOW's α-quartz is a real quartz cell (Hazen et al. 1989, Solid State Commun. 72, 507, at
     # 1 bar: a = 4.914, c = 5.406 Å, P3_121); ours has the PDF 00-046-1045 cell and Levien et al.'s
     # atoms in P3_221. The two enantiomorphs give the same powder pattern.
-    [(_, aflow_structure)] = references.load_reference_set(shared_data / QUARTZ_CIF)
+    [(_, aflow_structure)] = references.load_reference_set(shared_data / QUARTZ_CIF, reference_structures)
     aflow = xrd.reflections(aflow_structure, two_theta_range_deg=(10.0, 80.0))
     ours = reflections("quartz")
     aflow_deg, aflow_rel = two_theta_deg(aflow), aflow.intensity / aflow.intensity.max()
@@ -154,7 +162,7 @@ def test_simulated_quartz_reproduces_the_six_strongest_rockjock_quartz_peaks(sha
     x, measured = rockjock_quartz(shared_data)
     instrument = xrd.Instrument(caglioti_u=0.01, caglioti_v=-0.005, caglioti_w=0.01, eta=0.5, kalpha2_ratio=0.5)
     quartz = shared_data / QUARTZ_CIF if source == "aflow-cif" else ["quartz"]
-    phases = references.reference_patterns(torch.as_tensor(x), quartz, instrument)
+    phases = references.reference_patterns(torch.as_tensor(x), quartz, instrument, read_files=reference_structures)
     simulated = phases[0].pattern.numpy()
     measured_deg = strongest_peaks_deg(x, measured, 6)
     simulated_deg = strongest_peaks_deg(x, simulated, 6)
@@ -166,7 +174,7 @@ def test_simulated_quartz_reproduces_the_six_strongest_rockjock_quartz_peaks(sha
 # --- quantification -----------------------------------------------------------------------------
 
 
-def test_three_phase_mixtures_with_background_and_counting_noise_give_weight_fractions_within_1_wt_percent():
+def test_three_phase_mixtures_with_background_and_poisson_counts_give_weight_fractions_within_1_wt_percent():
     axis = torch.linspace(10, 80, 3501, dtype=torch.float64)
     instrument = xrd.Instrument(eta=0.6, kalpha2_ratio=0.5)
     phases = references.reference_patterns(axis, ["quartz", "corundum", "calcite"], instrument,
@@ -176,6 +184,6 @@ def test_three_phase_mixtures_with_background_and_counting_noise_give_weight_fra
     patterns = patterns / patterns.amax(1, keepdim=True)
     # air scatter falling off from low angle, a flat floor and an amorphous hump: not a polynomial
     background = 0.12 * torch.exp(-(axis - 10) / 12) + 0.03 + 0.02 * torch.exp(-0.5 * ((axis - 24) / 5) ** 2)
-    counts = xrd.counting_noise(patterns + background, 3e4, torch.Generator().manual_seed(0))
+    counts = xrd.counts_at_peak(patterns + background, 3e4, torch.Generator().manual_seed(0))
     fitted = xrd.fit_weight_fractions(counts, phases, background_order=4)
     np.testing.assert_allclose(fitted.numpy(), weights.numpy(), atol=0.01)

@@ -170,7 +170,7 @@ ZLP_BAND = 1e-3
 def zero_loss_cut(energy_loss_ev: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """(L,) the zero-loss peak cut out between the minima beside it (0 elsewhere), as
     :func:`matgen.physics.eels.thickness_log_ratio` cuts it; None when the axis has no zero-loss peak."""
-    from matgen.physics.eels import _zero_loss_bounds
+    from matgen.physics.eels.analysis import _zero_loss_bounds
 
     if not (energy_loss_ev[0] < 0 < energy_loss_ev[-1]):
         return None

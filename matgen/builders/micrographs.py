@@ -22,8 +22,10 @@ from matgen.common.seeding import spawned_seeds
 from matgen.data.dataset import Condition, Dataset
 from matgen.errors import MatgenError
 from matgen.physics.elastic import PLANES, homogenize
-from matgen.physics.microstructures import SPINODAL_LIMIT, characteristic_length_px, composite, spinodal
+from matgen.physics.morphology import characteristic_length_px
+from matgen.physics.particles import composite
 from matgen.physics.phases import phase_by_name
+from matgen.physics.spinodal import SPINODAL_LIMIT, spinodal
 
 #: Samples simulated together; fixed (not device-dependent) so the same seed gives the same file.
 CHUNK = 200

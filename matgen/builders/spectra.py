@@ -66,6 +66,7 @@ class XrdOptions:
 def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progress) -> Dataset:
     """The xrd dataset: Hill–Howard mixtures of reference phases with weight fractions as labels."""
     from matgen.physics import xrd
+    from matgen.data.importers.structures import reference_structures
     from matgen.physics.references import MARGIN_DEG, load_reference_set
 
     o = options
@@ -77,7 +78,7 @@ def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progre
     bg_range = o.background.check("background", 0.0, 10.0)
     axis = torch.linspace(*o.two_theta_deg, o.points, dtype=torch.float64)
     window = (max(o.two_theta_deg[0] - MARGIN_DEG, 0.5), min(o.two_theta_deg[1] + MARGIN_DEG, 179.5))
-    structures = load_reference_set(o.phases)
+    structures = load_reference_set(o.phases, reference_structures)
     names = [name.rsplit("/", 1)[-1].split(".")[0] for name, _ in structures]
     refls = [xrd.reflections(s, o.wavelength_angstrom, window, name=n) for n, (_, s) in zip(names, structures)]
     rng = np.random.default_rng(o.seed)
@@ -97,7 +98,7 @@ def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progre
             pattern = pattern / pattern.max()
             pattern = pattern + bg[i] * background_shape
             generator = torch.Generator().manual_seed(seeds[i])
-            signals[i] = xrd.counting_noise(pattern[None], float(counts[i]), generator)[0].numpy()
+            signals[i] = xrd.counts_at_peak(pattern[None], float(counts[i]), generator)[0].numpy()
         progress(part.stop, o.n, "xrd")
     conditions = {f"wt_{name}": continuous(100 * weights[:, k], "wt%", "property", f"weight fraction of {name}")
                   for k, name in enumerate(names)}

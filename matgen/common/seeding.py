@@ -9,6 +9,7 @@ seed (:func:`spawned_seeds`), so datasets built with neighbouring seeds share no
 
 from __future__ import annotations
 
+import numbers
 from typing import Sequence, Union
 
 from matgen.errors import MatgenError
@@ -23,7 +24,7 @@ def sample_seeds(seed: int | Sequence[int], n: int) -> list[int]:
     Raises:
         MatgenError: a list whose length is not ``n``.
     """
-    if isinstance(seed, int) or hasattr(seed, "__index__"):
+    if isinstance(seed, numbers.Integral) or getattr(seed, "ndim", None) == 0:  # int, numpy int, 0-d tensor
         return [int(seed) + i for i in range(n)]
     seeds = [int(s) for s in seed]
     if len(seeds) != n:

@@ -2,7 +2,7 @@
 
 Each micrograph is reduced to the indicator I of one phase (``phase``; for grey images, the
 pixels above 0.5). Its periodic two-point correlation S₂(r) = ⟨I(x) I(x + r)⟩ comes from the FFT
-(:func:`matgen.physics.microstructures.two_point_correlation`): S₂(0) is the phase fraction φ and
+(:func:`matgen.physics.morphology.two_point_correlation`): S₂(0) is the phase fraction φ and
 S₂ → φ² far away. Two sets of micrographs are compared by the root-mean-square difference of
 their mean S₂ maps (:func:`s2_distance`, 0 for identical sets) and by their mean phase fractions.
 With a simulator (:mod:`matgen.simulators`, when installed) both sets' properties are compared too.
@@ -28,7 +28,7 @@ def two_point_correlation(ind: np.ndarray) -> np.ndarray:
     """(N, H, W) periodic S₂(r) of each 0/1 indicator (N, H, W), origin at [0, 0]."""
     import torch
 
-    from matgen.physics.microstructures import two_point_correlation as s2
+    from matgen.physics.morphology import two_point_correlation as s2
 
     return s2(torch.as_tensor(np.asarray(ind))).double().numpy()
 

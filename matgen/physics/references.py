@@ -12,7 +12,10 @@ so every z is shifted by +2/3. Anatase is in origin choice 1 of I4_1/amd (Ti at 
 
 :func:`load_reference_set` takes built-in names, a CIF / POSCAR folder or file, or a
 ``matgen-structures`` JSON file; :func:`reference_patterns` turns the same argument into the
-per-phase basis that :func:`matgen.physics.xrd.fit_weight_fractions` needs.
+per-phase basis that :func:`matgen.physics.xrd.fit_weight_fractions` needs. Files are read by a
+``read_files`` function the caller passes (matgen's is
+:func:`matgen.data.importers.structures.reference_structures`), so physics does not import the
+data layer.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
@@ -30,6 +33,8 @@ from matgen.physics import xrd
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
+#: Reads the structures of a file or folder: path -> [(id, structure), ...].
+ReadFiles = Callable[[Path], "list[tuple[str, Structure]]"]
 #: Reflections are computed this far (deg 2θ) beyond the axis, so that tails of peaks outside it count.
 MARGIN_DEG = 5.0
 
@@ -129,23 +134,25 @@ def _build(key: str) -> Structure:
     return structure
 
 
-def load_reference_set(source: str | Path | Sequence[str]) -> list[tuple[str, Structure]]:
+def load_reference_set(source: str | Path | Sequence[str],
+                       read_files: ReadFiles | None = None) -> list[tuple[str, Structure]]:
     """(id, structure) pairs from built-in names, a structure folder or file, or a structures JSON.
 
-    ``source`` is one of: a list of built-in names; a string of comma-separated names; a folder
-    or file of CIF / POSCAR structures (read with :func:`matgen.data.importers.structures.read_structures`,
-    ids are file paths); a ``.json`` file written by ``write_structures``.
+    ``source`` is one of: a list of built-in names; a string of comma-separated names; a path to
+    a folder or file of CIF / POSCAR structures or to a ``.json`` file written by
+    ``write_structures``. A path is read by ``read_files(path)``, which returns the (id,
+    structure) pairs (:func:`matgen.data.importers.structures.reference_structures` does it for
+    matgen's formats); built-in names need no reader.
 
     Raises:
-        MatgenError: a name is unknown (and no such file exists) or the files give no structure.
+        MatgenError: a name is unknown (and no such file exists), a path is given without
+            ``read_files``, or the files give no structure.
     """
-    from matgen.data.importers.structures import load_structures, read_structures
-
     if isinstance(source, (str, Path)) and Path(source).exists():
-        path = Path(source)
-        if path.is_file() and path.suffix.lower() == ".json":
-            return load_structures(path).structures
-        return read_structures([path]).structures
+        if read_files is None:
+            raise MatgenError(f"{source} is a file or folder; pass read_files "
+                              "(e.g. matgen.data.importers.structures.reference_structures) to read its structures")
+        return read_files(Path(source))
     if isinstance(source, Path):
         raise MatgenError(f"{source}: no such structure file or folder")
     names = [n.strip() for n in source.split(",")] if isinstance(source, str) else [str(n) for n in source]
@@ -161,18 +168,18 @@ def load_reference_set(source: str | Path | Sequence[str]) -> list[tuple[str, St
 
 
 def reference_patterns(two_theta_deg: torch.Tensor, source: str | Path | Sequence[str],
-                       instrument: xrd.Instrument | None = None,
-                       effects: xrd.SampleEffects | None = None) -> list[xrd.PhasePattern]:
+                       instrument: xrd.Instrument | None = None, effects: xrd.SampleEffects | None = None,
+                       read_files: ReadFiles | None = None) -> list[xrd.PhasePattern]:
     """The per-cell pattern of each phase of ``source`` on the axis (deg): the basis for a weight-fraction fit.
 
-    ``source`` is read by :func:`load_reference_set`. Reflections are computed at the
-    instrument's Kα1 wavelength over the axis plus :data:`MARGIN_DEG` on both sides.
+    ``source`` is read by :func:`load_reference_set` (a path with ``read_files``). Reflections are
+    computed at the instrument's Kα1 wavelength over the axis plus :data:`MARGIN_DEG` on both sides.
     """
     instrument = instrument or xrd.Instrument()
     x = torch.as_tensor(two_theta_deg, dtype=torch.float64)
     window = (max(float(x.min()) - MARGIN_DEG, 0.5), min(float(x.max()) + MARGIN_DEG, 179.5))
     phases = []
-    for name, structure in load_reference_set(source):
+    for name, structure in load_reference_set(source, read_files):
         refl = xrd.reflections(structure, instrument.wavelength_angstrom, window, name=name)
         phases.append(xrd.PhasePattern(name, xrd.phase_pattern(x, refl, instrument, effects),
                                        refl.density_g_cm3, refl.cell_volume_angstrom3))

@@ -15,7 +15,7 @@ module turns them into measured-looking patterns with batched torch code (CPU or
   whole-pattern fit;
 * an optional Kα2 line: every reflection again at λ(Kα2) with ``kalpha2_ratio`` of its intensity
   (0.5 for a Cu tube without a monochromator; the small change of LP with λ is neglected);
-* background (a polynomial in 2θ) and counting (Poisson) noise.
+* background (a polynomial in 2θ) and counting (Poisson) noise (:func:`counts_at_peak`).
 
 Notation: ``two_theta_deg`` (L,) axis; ``d_angstrom`` spacings; ``wavelength_angstrom`` λ.
 """
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from matgen.errors import MatgenError
+from matgen.physics.noise import poisson_counts
 
 CU_KALPHA1_ANGSTROM = 1.54056
 CU_KALPHA2_ANGSTROM = 1.54439
@@ -258,10 +259,13 @@ def add_background(patterns: torch.Tensor, two_theta_deg: torch.Tensor, coeffici
     return patterns + sum(c * t**k for k, c in enumerate(coefficients))
 
 
-def counting_noise(patterns: torch.Tensor, max_counts: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Poisson counts of patterns scaled so that each pattern's maximum is ``max_counts``."""
+def counts_at_peak(patterns: torch.Tensor, max_counts: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Poisson counts of patterns scaled so that each pattern's maximum is ``max_counts`` expected counts.
+
+    One ``generator`` (None: torch's global one) draws the whole batch, on the patterns' device.
+    """
     peak = patterns.amax(dim=-1, keepdim=True).clamp_min(1e-300)
-    return torch.poisson(patterns / peak * max_counts, generator=generator)
+    return poisson_counts(patterns / peak * max_counts, generator)
 
 
 def peak_positions_deg(two_theta_deg: np.ndarray, pattern: np.ndarray, min_height: float = 0.05,

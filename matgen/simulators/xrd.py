@@ -32,9 +32,10 @@ DEFAULT_PHASES = "quartz,corundum,calcite,rutile"
 
 def phase_names(source) -> list[str]:
     """Output-friendly names of the reference phases of ``source`` (as the xrd builder names them)."""
+    from matgen.data.importers.structures import reference_structures
     from matgen.physics.references import load_reference_set
 
-    names = [name.rsplit("/", 1)[-1].split(".")[0] for name, _ in load_reference_set(source)]
+    names = [name.rsplit("/", 1)[-1].split(".")[0] for name, _ in load_reference_set(source, reference_structures)]
     return [re.sub(r"[^0-9A-Za-z_]+", "_", n) for n in names]
 
 
@@ -92,6 +93,7 @@ class XrdPhasesSimulator(Simulator):
         """The fit basis on this axis: every phase at every crystallite size (cached per axis)."""
         import torch
 
+        from matgen.data.importers.structures import reference_structures
         from matgen.physics import xrd
         from matgen.physics.references import reference_patterns
 
@@ -100,7 +102,8 @@ class XrdPhasesSimulator(Simulator):
             axis = torch.as_tensor(two_theta_deg, dtype=torch.float64)
             inst = xrd.Instrument(wavelength_angstrom, kalpha2_ratio=self.kalpha2_ratio)
             self._basis[key] = [p for size in self.sizes for p in reference_patterns(
-                axis, self.phases or DEFAULT_PHASES, inst, xrd.SampleEffects(crystallite_size_nm=size))]
+                axis, self.phases or DEFAULT_PHASES, inst, xrd.SampleEffects(crystallite_size_nm=size),
+                reference_structures)]
         return self._basis[key]
 
     def __call__(self, samples) -> Evaluation:

@@ -307,6 +307,22 @@ def load_structures(path: str | Path) -> StructureSet:
     return result
 
 
+def reference_structures(path: str | Path) -> list[tuple[str, Structure]]:
+    """(id, structure) pairs of a structures JSON (``.json``) or of a CIF / POSCAR file or folder.
+
+    A ``.json`` file is read by :func:`load_structures` (its ids), anything else by
+    :func:`read_structures` (ids from the file paths). This is the ``read_files`` that
+    :func:`matgen.physics.references.load_reference_set` takes for a path.
+
+    Raises:
+        MatgenError: the path is missing or gives no structure.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".json":
+        return load_structures(path).structures
+    return read_structures([path]).structures
+
+
 def _read_document(path: Path) -> dict:
     if not path.is_file():
         raise MatgenError(f"{path}: no such structures file; check the path")

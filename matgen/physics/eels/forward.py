@@ -1,8 +1,10 @@
-"""Electron energy-loss spectra: zero loss, plasmons, plural scattering, core-loss edges, and back.
+"""Electron energy-loss spectra: zero loss, plasmons, plural scattering and core-loss edges, batched torch.
 
 Main reference: R.F. Egerton, *Electron Energy-Loss Spectroscopy in the Electron Microscope*,
-3rd ed., Springer 2011 (below "Egerton"). All functions are batched torch (CPU or GPU; they follow
-the device and dtype of the energy axis) except the analysis at the end, which is numpy.
+3rd ed., Springer 2011 (below "Egerton"). Every function is batched torch (CPU or GPU; it
+follows the device and dtype of the energy axis). The tables of edges and plasmons are
+:mod:`matgen.physics.eels.materials`; the analysis back from a spectrum is
+:mod:`matgen.physics.eels.analysis`.
 
 **Axis.** A spectrometer with dispersion δ (eV/channel) and offset E₀ records channel i at energy
 loss E_i = E₀ + iδ (:func:`energy_axis_ev`). Channel values are intensities per eV, averaged over
@@ -38,7 +40,8 @@ orders in Fourier space (the relation behind Fourier-log deconvolution, Egerton 
     J(E) = Z(E) ⊗ d(E),   d = FT⁻¹[exp(t/λ · (ŝ(ν) − 1))] = Σ_n P_n s^{⊗n},
 
 so the zero-loss area is exactly exp(−t/λ) of the total. That is the log-ratio method of thickness
-measurement (Egerton §5.1): t/λ = ln(I_t / I_0) (:func:`thickness_log_ratio`).
+measurement (Egerton §5.1): t/λ = ln(I_t / I_0)
+(:func:`~matgen.physics.eels.analysis.thickness_log_ratio`).
 
 **Core-loss edges.** An inner shell of binding energy E_k adds, from the onset E_k up, a saw-tooth
 (hydrogenic-like) edge: a step that decays as a power law (E/E_k)^(−s). A spin-orbit split L2,3
@@ -49,20 +52,9 @@ for a thick sample, convolved with the plasmon plural-scattering distribution d 
 repeats each edge E_p higher. Real near-edge structure (ELNES), delayed maxima (Al, Si L2,3) and
 white-line ratios that vary with valence are not modelled.
 
-**Tables.** :data:`EDGES`: onset energies of the Gatan EELS Atlas (Ahn & Krivanek 1983; also
-Egerton Appendix D); white lines for Ca–Ni L2,3 (empty 3d states), none for 3d¹⁰ Cu and Zn.
-:data:`MATERIALS`: measured bulk plasmons. The free-electron-like ones (Li, Na, Mg, Al, Si, Ge)
-have well-defined E_p and ΔE_p (widths checked against Raether 1980); for carbon and the oxides
-the loss peak is broad and not Drude-like, so their values are typical ones for simulation, not
-for calibration (see each ``source``).
-
-**Analysis.** :func:`thickness_log_ratio` integrates the ZLP between the minima either side of it
-(Gaussian ZLP kept whole; see its docstring for the biases), :func:`plasmon_peak_ev` fits a
-parabola to the top of the first plasmon, :func:`edge_onsets_ev` finds the steepest relative rises
-above the power-law background.
-
-**Counting noise.** Electrons are counted: Poisson noise at a given total number of counts per
-spectrum; sample i uses seed + i (or seed[i]), so it is reproducible whatever the batch.
+**Counting noise** (:func:`counts_for_total`). Electrons are counted: Poisson noise at a given
+total number of counts per spectrum; sample i uses seed + i (or seed[i]), so it is reproducible
+whatever the batch.
 
 Notation: ``energy_loss_ev`` (L,) axis E; ``plasmon_energy_ev`` E_p, ``plasmon_width_ev`` ΔE_p;
 ``thickness_t_over_lambda`` t/λ; ``resolution_fwhm_ev`` ZLP FWHM; per-sample parameters are floats
@@ -75,13 +67,14 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import torch
 
+from matgen.common.seeding import Seeds, optional_sample_seeds, seeded_generators
 from matgen.errors import MatgenError
-from matgen.physics.microstructures import Seeds, _resolve_seeds, _sample_generators
+from matgen.physics.batching import Tensorish, per_sample, require
+from matgen.physics.eels.materials import Edge, edge, material
+from matgen.physics.noise import poisson_counts
 
-Tensorish = float | torch.Tensor
 ELECTRON_REST_ENERGY_KEV = 510.99895
 #: ħ √(e² N_A / (ε₀ m₀) · 1 cm⁻³ mol) in eV: E_p = 28.82 eV √(z ρ[g/cm³] / A[g/mol]).
 FREE_ELECTRON_PLASMON_EV = 28.816
@@ -89,82 +82,6 @@ FREE_ELECTRON_PLASMON_EV = 28.816
 ZLP_HALF_WIDTH_FWHM = 8.0
 #: With Lorentzian tails the ZLP is kept over ±100 FWHM (the Lorentzian area outside is < 0.4 %).
 ZLP_HALF_WIDTH_LORENTZ_FWHM = 100.0
-
-EGERTON = "E_p: Egerton (2011) Table 3.2"
-RAETHER = "ΔE_p: Raether (1980), as listed in Int. Tables Cryst. C (2006) Table 4.3.4.4"
-BROAD = "typical measured maximum of a broad, non-free-electron loss peak (E_p ±1 eV; ΔE_p approximate, ±30 %)"
-EELS_ATLAS = "Gatan EELS Atlas (Ahn & Krivanek 1983); Egerton (2011) Appendix D"
-
-
-# --------------------------------------------------------------------------- tables
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A core-loss ionisation edge: onset energy (eV) and whether L2,3 white lines appear."""
-
-    name: str  # e.g. "Mn L2,3"
-    onset_ev: float  # threshold E_k (the L3 threshold of a split L2,3 edge)
-    l2_onset_ev: float | None = None  # L2 threshold of a spin-orbit split L2,3 edge; None: one step
-    white_lines: bool = False  # sharp 2p → 3d peaks at L3 and L2 (3d metals with empty d states)
-    source: str = EELS_ATLAS
-
-
-@dataclass(frozen=True)
-class Material:
-    """Bulk plasmon of a material (eV) and the core-loss edges it shows."""
-
-    name: str
-    plasmon_energy_ev: float  # E_p, measured position of the bulk plasmon
-    plasmon_width_ev: float  # ΔE_p, its full width at half maximum
-    edges: tuple[str, ...]  # keys of EDGES
-    source: str
-
-
-EDGES: dict[str, Edge] = {e.name: e for e in [
-    Edge("Li K", 55.0), Edge("B K", 188.0), Edge("C K", 284.0), Edge("N K", 401.0), Edge("O K", 532.0),
-    Edge("F K", 685.0), Edge("Na K", 1072.0), Edge("Mg K", 1305.0), Edge("Al K", 1560.0), Edge("Si K", 1839.0),
-    Edge("Mg L2,3", 51.0), Edge("Al L2,3", 73.0), Edge("Si L2,3", 99.0), Edge("P L2,3", 132.0), Edge("S L2,3", 165.0),
-    Edge("Ca L2,3", 346.0, 350.0, True), Edge("Ti L2,3", 456.0, 462.0, True), Edge("V L2,3", 513.0, 521.0, True),
-    Edge("Cr L2,3", 575.0, 584.0, True), Edge("Mn L2,3", 640.0, 651.0, True), Edge("Fe L2,3", 708.0, 721.0, True),
-    Edge("Co L2,3", 779.0, 794.0, True), Edge("Ni L2,3", 855.0, 872.0, True),
-    Edge("Cu L2,3", 931.0, 951.0),  # metallic Cu is 3d¹⁰: no white lines
-    Edge("Zn L2,3", 1020.0, 1043.0), Edge("Ge L2,3", 1217.0, 1248.0),
-]}
-
-MATERIALS: dict[str, Material] = {m.name: m for m in [
-    Material("Li", 7.1, 2.2, ("Li K",), f"{EGERTON}; {RAETHER}"),
-    Material("Na", 5.7, 0.3, ("Na K",), f"{EGERTON}; {RAETHER}"),
-    Material("Mg", 10.3, 0.7, ("Mg L2,3", "Mg K"), f"{EGERTON}; {RAETHER}"),
-    Material("Al", 15.0, 0.53, ("Al L2,3", "Al K"), f"{EGERTON}; {RAETHER}"),
-    Material("Si", 16.7, 3.7, ("Si L2,3", "Si K"), "Egerton (2011) Table 3.2 (Raether 1980 gives ΔE_p = 3.2 eV)"),
-    Material("Ge", 16.0, 3.1, ("Ge L2,3",), f"{EGERTON}; {RAETHER}"),
-    Material("diamond", 33.8, 13.0, ("C K",), f"Egerton & Whelan, J. Electron Spectrosc. 3 (1974) 232; {BROAD}"),
-    Material("graphite", 27.0, 9.0, ("C K",), f"π+σ plasmon, Egerton & Whelan (1974); {BROAD}"),
-    Material("SiO2", 22.4, 10.0, ("Si L2,3", "O K", "Si K"), f"amorphous silica; {BROAD}"),
-    Material("Al2O3", 24.0, 10.0, ("Al L2,3", "O K", "Al K"), f"α-alumina; {BROAD}"),
-    Material("MgO", 22.3, 8.0, ("Mg L2,3", "O K", "Mg K"), f"periclase; {BROAD}"),
-]}
-
-
-def _lookup(table: dict, name: str, what: str):
-    def plain(text):
-        return str(text).lower().replace(" ", "").replace(",", "")
-
-    key = {plain(k): k for k in table}.get(plain(name))
-    if key is None:
-        raise MatgenError(f"unknown {what} {name!r}; choose from {', '.join(table)}")
-    return table[key]
-
-
-def material(name: str) -> Material:
-    """The tabulated material (case-insensitive: 'al', 'SIO2'); MatgenError listing the names otherwise."""
-    return _lookup(MATERIALS, name, "material")
-
-
-def edge(name: str) -> Edge:
-    """The tabulated edge (case-insensitive, spaces and commas ignored: 'mn l23')."""
-    return _lookup(EDGES, name, "edge")
 
 
 # --------------------------------------------------------------------------- checks and helpers
@@ -187,29 +104,11 @@ def _axis(energy_loss_ev) -> tuple[torch.Tensor, float]:
     return e, step
 
 
-def _per_sample(value: Tensorish, n: int, name: str, like: torch.Tensor) -> torch.Tensor:
-    """(n, 1) column of a float or (n,) per-sample value; MatgenError for another shape or NaN/inf."""
-    t = torch.as_tensor(value, dtype=like.dtype).to(like.device)
-    if t.ndim == 0:
-        t = t.expand(n)
-    if t.shape != (n,):
-        raise MatgenError(f"{name} must be a number or one value per sample (n={n}); got shape {tuple(t.shape)}")
-    if not bool(torch.isfinite(t).all()):
-        raise MatgenError(f"{name} must be finite (got {t.tolist()})")
-    return t.reshape(n, 1)
-
-
 def _batch_size(*values) -> int:
     sizes = {torch.as_tensor(v).numel() for v in values if v is not None and torch.as_tensor(v).ndim > 0}
     if len(sizes) > 1:
         raise MatgenError(f"per-sample parameters must all have the same length (got lengths {sorted(sizes)})")
     return sizes.pop() if sizes else 1
-
-
-def _positive(t: torch.Tensor, name: str, allow_zero: bool = False) -> None:
-    bad = t < 0 if allow_zero else t <= 0
-    if bool(bad.any()):
-        raise MatgenError(f"{name} must be {'≥ 0' if allow_zero else 'positive'} (got {t[bad][0].item():g})")
 
 
 def _fft_convolve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -247,7 +146,8 @@ def drude_loss_function(energy_loss_ev: torch.Tensor, plasmon_energy_ev: Tensori
     e = torch.as_tensor(energy_loss_ev)
     e = e if e.is_floating_point() else e.double()
     n = _batch_size(plasmon_energy_ev, plasmon_width_ev)
-    ep, de = _per_sample(plasmon_energy_ev, n, "plasmon energy", e), _per_sample(plasmon_width_ev, n, "plasmon width", e)
+    ep = per_sample(plasmon_energy_ev, n, "plasmon energy", e.device, e.dtype)[:, None]  # (B, 1)
+    de = per_sample(plasmon_width_ev, n, "plasmon width", e.device, e.dtype)[:, None]
     value = e * de * ep**2 / ((e**2 - ep**2) ** 2 + (e * de) ** 2)
     return torch.where(e > 0, value, torch.zeros_like(value))
 
@@ -281,9 +181,10 @@ def plasmon_ssd(energy_loss_ev, plasmon_energy_ev: Tensorish, plasmon_width_ev: 
     """
     e, step = _axis(energy_loss_ev)
     n = _batch_size(plasmon_energy_ev, plasmon_width_ev)
-    ep, de = _per_sample(plasmon_energy_ev, n, "plasmon energy", e), _per_sample(plasmon_width_ev, n, "plasmon width", e)
-    _positive(ep, "the plasmon energy (eV)")
-    _positive(de, "the plasmon width (eV)")
+    ep = per_sample(plasmon_energy_ev, n, "plasmon energy", e.device, e.dtype)[:, None]  # (B, 1)
+    de = per_sample(plasmon_width_ev, n, "plasmon width", e.device, e.dtype)[:, None]
+    require(ep > 0, ep, "the plasmon energy (eV)", "positive")
+    require(de > 0, de, "the plasmon width (eV)", "positive")
     if bool((de >= 2 * ep).any()):
         raise MatgenError("the plasmon width must be below twice the plasmon energy (an overdamped plasmon has no peak)")
     a, b = ep**2 - de**2 / 2, de * torch.sqrt(ep**2 - de**2 / 4)
@@ -306,8 +207,9 @@ def zero_loss_peak(energy_loss_ev, resolution_fwhm_ev: Tensorish, lorentzian_fra
     (1 − η) Gaussian + η Lorentzian, both of FWHM = the energy resolution (eV); η = ``lorentzian_fraction``.
     """
     e, step = _axis(energy_loss_ev)
-    fwhm = _per_sample(resolution_fwhm_ev, _batch_size(resolution_fwhm_ev), "the energy resolution", e)
-    _positive(fwhm, "the energy resolution FWHM (eV)")
+    n = _batch_size(resolution_fwhm_ev)
+    fwhm = per_sample(resolution_fwhm_ev, n, "the energy resolution", e.device, e.dtype)[:, None]  # (B, 1)
+    require(fwhm > 0, fwhm, "the energy resolution FWHM (eV)", "positive")
     if not 0 <= lorentzian_fraction <= 1:
         raise MatgenError(f"the Lorentzian fraction of the zero-loss peak must be in [0, 1] (got {lorentzian_fraction})")
     sigma = fwhm / (2 * math.sqrt(2 * math.log(2)))
@@ -339,9 +241,9 @@ def loss_distribution(step_ev: float, channels: int, plasmon_energy_ev: Tensoris
     n_fft = 1 << (4 * channels - 1).bit_length()
     lattice = step_ev * torch.arange(n_fft, dtype=like.dtype, device=like.device)
     s = plasmon_ssd(lattice, plasmon_energy_ev, plasmon_width_ev, collection_semiangle_mrad, beam_energy_kev)
-    mu = _per_sample(thickness_t_over_lambda, _batch_size(thickness_t_over_lambda, plasmon_energy_ev, plasmon_width_ev),
-                     "the thickness t/λ", like)
-    _positive(mu, "the thickness t/λ", allow_zero=True)
+    n = _batch_size(thickness_t_over_lambda, plasmon_energy_ev, plasmon_width_ev)
+    mu = per_sample(thickness_t_over_lambda, n, "the thickness t/λ", like.device, like.dtype)[:, None]  # (B, 1)
+    require(mu >= 0, mu, "the thickness t/λ", "≥ 0")
     d = torch.fft.irfft(torch.exp(mu * (torch.fft.rfft(s * step_ev) - 1)), n_fft)
     return d[..., :channels]
 
@@ -358,8 +260,8 @@ def low_loss_spectra(energy_loss_ev, plasmon_energy_ev: Tensorish, plasmon_width
     """
     e, step = _axis(energy_loss_ev)
     n = _batch_size(plasmon_energy_ev, plasmon_width_ev, thickness_t_over_lambda, resolution_fwhm_ev)
-    fwhm = _per_sample(resolution_fwhm_ev, n, "the energy resolution", e)
-    _positive(fwhm, "the energy resolution FWHM (eV)")
+    fwhm = per_sample(resolution_fwhm_ev, n, "the energy resolution", e.device, e.dtype)[:, None]
+    require(fwhm > 0, fwhm, "the energy resolution FWHM (eV)", "positive")
     half = float(fwhm.max()) * (ZLP_HALF_WIDTH_LORENTZ_FWHM if lorentzian_fraction > 0 else ZLP_HALF_WIDTH_FWHM)
     if float(e[-1]) < -half:
         return torch.zeros(n, len(e), dtype=e.dtype, device=e.device)
@@ -435,10 +337,10 @@ def core_loss_spectra(energy_loss_ev, edges: Sequence[str | Edge], edge_jump: Te
     if jump.shape != (n, len(found)) or not bool(torch.isfinite(jump).all()):
         raise MatgenError(f"edge_jump must be a number, (E,) or a finite (B, E) = ({n}, {len(found)}) tensor "
                           f"(got {tuple(jump.shape)})")
-    _positive(jump, "edge_jump", allow_zero=True)
-    r = _per_sample(background_exponent, n, "the background exponent", e)
-    mu = _per_sample(thickness_t_over_lambda, n, "the thickness t/λ", e)
-    _positive(mu, "the thickness t/λ", allow_zero=True)
+    require(jump >= 0, jump, "edge_jump", "≥ 0")
+    r = per_sample(background_exponent, n, "the background exponent", e.device, e.dtype)[:, None]
+    mu = per_sample(thickness_t_over_lambda, n, "the thickness t/λ", e.device, e.dtype)[:, None]
+    require(mu >= 0, mu, "the thickness t/λ", "≥ 0")
     decay = r.flatten() if edge_decay_exponent is None else torch.full_like(r.flatten(), float(edge_decay_exponent))
     onsets = torch.as_tensor([k.onset_ev for k in found], dtype=e.dtype, device=e.device)  # (E,)
     e0 = float(e[0])
@@ -449,8 +351,9 @@ def core_loss_spectra(energy_loss_ev, edges: Sequence[str | Edge], edge_jump: Te
         background = (energies.clamp_min(e0 / 2) / e0) ** (-r)  # (B, N)
         return torch.where(energies >= e0 / 2, background + edges_part, torch.zeros_like(background))
 
-    fwhm = _per_sample(resolution_fwhm_ev, n, "the energy resolution", e)
-    ep, de = _per_sample(plasmon_energy_ev, n, "plasmon energy", e), _per_sample(plasmon_width_ev, n, "plasmon width", e)
+    fwhm = per_sample(resolution_fwhm_ev, n, "the energy resolution", e.device, e.dtype)[:, None]
+    ep = per_sample(plasmon_energy_ev, n, "plasmon energy", e.device, e.dtype)[:, None]  # (B, 1)
+    de = per_sample(plasmon_width_ev, n, "plasmon width", e.device, e.dtype)[:, None]
     mu_max = float(mu.max())
     plural_ev = 0.0 if mu_max == 0 else (mu_max + 6 * math.sqrt(mu_max) + 6) * float(ep.max()) + 20 * float(de.max())
     kernel, first = _zero_loss_kernel(e, step, (ep.flatten(), de.flatten(), mu.flatten(), fwhm.flatten()),
@@ -461,7 +364,7 @@ def core_loss_spectra(energy_loss_ev, edges: Sequence[str | Edge], edge_jump: Te
 def _zero_loss_kernel(e: torch.Tensor, step: float, low_loss_args: tuple, reach_ev: float) -> tuple[torch.Tensor, int]:
     """Low-loss spectrum as channel probabilities on the shifts mδ, m = first, first + 1, ..., up to reach_ev."""
     fwhm = torch.as_tensor(low_loss_args[3])
-    _positive(fwhm, "the energy resolution FWHM (eV)")
+    require(fwhm > 0, fwhm, "the energy resolution FWHM (eV)", "positive")
     half = ZLP_HALF_WIDTH_FWHM * float(fwhm.max())
     first = -int(math.ceil(half / step))
     last = int(math.ceil(max(reach_ev, half) / step))
@@ -469,26 +372,24 @@ def _zero_loss_kernel(e: torch.Tensor, step: float, low_loss_args: tuple, reach_
     return low_loss_spectra(lattice, *low_loss_args) * step, first
 
 
-def counting_noise(spectra: torch.Tensor, total_counts: Tensorish, seed: Seeds = None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def counts_for_total(spectra: torch.Tensor, total_counts: Tensorish, seed: Seeds = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
     """(B, L) Poisson counts of spectra scaled to ``total_counts`` expected counts per spectrum.
 
-    Sample i draws from its own generator seeded with seed + i (or seed[i]), so it is reproducible
-    whatever the batch; without a seed it draws from ``generator`` (or torch's global one).
+    ``total_counts`` is a number or one per spectrum. Sample i draws from its own generator seeded
+    with seed + i (or seed[i]), so it is reproducible whatever the batch; without a seed the batch
+    draws from ``generator`` (or torch's global one). Draws are made on the CPU in float64, then
+    moved to the spectra's device and dtype.
     """
     rates = torch.as_tensor(spectra)
     if not bool(torch.isfinite(rates).all()) or bool((rates < 0).any()):
         raise MatgenError("spectra must be finite and non-negative to add counting noise")
     rates = rates.reshape(-1, rates.shape[-1])
-    total = _per_sample(total_counts, len(rates), "total_counts", rates)
-    _positive(total, "total_counts")
+    total = per_sample(total_counts, len(rates), "total_counts", rates.device, rates.dtype)[:, None]
+    require(total > 0, total, "total_counts", "positive")
     rates = rates / rates.sum(-1, keepdim=True).clamp_min(1e-300) * total
-    seeds = _resolve_seeds(seed, len(rates), generator)
-    cpu = rates.detach().double().cpu()
-    if seeds is None:
-        counts = torch.poisson(cpu, generator=generator)
-    else:
-        counts = torch.stack([torch.poisson(row, generator=g) for row, g in zip(cpu, _sample_generators(seeds))])
+    seeds = optional_sample_seeds(seed, len(rates), generator)
+    counts = poisson_counts(rates.detach().double().cpu(), generator if seeds is None else seeded_generators(seeds))
     return counts.to(device=rates.device, dtype=rates.dtype).reshape(torch.as_tensor(spectra).shape)
 
 
@@ -517,15 +418,15 @@ def eels_spectra(energy_loss_ev, material_name: str, thickness_t_over_lambda: Te
     total intensity (order 1e-4 for L2,3 and K edges of the main elements). The background under the
     edges is the plasmon tail and the tails of lower edges. The edges add (t/λ) ∫c dE of inelastic
     scattering that the log-ratio of the result counts too (∫c ≈ h_k E_k / 2 each, for r = 3). With
-    ``total_counts``, Poisson counts (:func:`counting_noise`).
+    ``total_counts``, Poisson counts (:func:`counts_for_total`).
     """
     e, step = _axis(energy_loss_ev)
     m = material(material_name)
     h = torch.as_tensor(edge_step_per_ev, dtype=e.dtype).to(e.device)
     n = _batch_size(thickness_t_over_lambda, resolution_fwhm_ev, h[:, 0] if h.ndim == 2 else None)
-    mu = _per_sample(thickness_t_over_lambda, n, "the thickness t/λ", e)
-    _positive(mu, "the thickness t/λ", allow_zero=True)
-    fwhm = _per_sample(resolution_fwhm_ev, n, "the energy resolution", e)
+    mu = per_sample(thickness_t_over_lambda, n, "the thickness t/λ", e.device, e.dtype)[:, None]
+    require(mu >= 0, mu, "the thickness t/λ", "≥ 0")
+    fwhm = per_sample(resolution_fwhm_ev, n, "the energy resolution", e.device, e.dtype)[:, None]
     inside = tuple(k for k in m.edges if edge(k).onset_ev < float(e[-1]))  # lower edges' tails reach in
     args = (m.plasmon_energy_ev, m.plasmon_width_ev, mu.flatten(), fwhm.flatten(), 0.0,
             collection_semiangle_mrad, beam_energy_kev)
@@ -535,7 +436,7 @@ def eels_spectra(energy_loss_ev, material_name: str, thickness_t_over_lambda: Te
         if h.shape != (n, len(inside)) or not bool(torch.isfinite(h).all()):
             raise MatgenError(f"edge_step_per_ev must be a finite number, (E,) or (B, E) = ({n}, {len(inside)}) "
                               f"for the edges {', '.join(inside)}")
-        _positive(h, "edge_step_per_ev", allow_zero=True)
+        require(h >= 0, h, "edge_step_per_ev", "≥ 0")
         first_onset = min(edge(k).onset_ev for k in inside)
         kernel, first = _zero_loss_kernel(e, step, args, float(e[-1]) - first_onset)
 
@@ -543,137 +444,9 @@ def eels_spectra(energy_loss_ev, material_name: str, thickness_t_over_lambda: Te
             return mu * (h[..., None] * edge_shapes(energies, inside)[None]).sum(1)
 
         spectra = spectra + _apply_kernel(single, e, step, kernel, first)
-    seeds = _resolve_seeds(seed, n, generator)
+    seeds = optional_sample_seeds(seed, n, generator)
     if total_counts is not None:
-        spectra = counting_noise(spectra, total_counts, seed=seeds, generator=generator)
+        spectra = counts_for_total(spectra, total_counts, seed=seeds, generator=generator)
     return EELSSpectra(spectra, e, m.name, mu.flatten(), fwhm.flatten(), inside,
                        None if seeds is None else torch.as_tensor(seeds, dtype=torch.int64))
 
-
-# --------------------------------------------------------------------------- analysis (numpy)
-
-
-def _as_numpy(energy_loss_ev, spectrum) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """Axis (L,), spectra (B, L) as float64 arrays and the batch shape; MatgenError for a bad axis or NaN."""
-    x, y = (np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=float) for a in (energy_loss_ev, spectrum))
-    if x.ndim != 1 or y.shape[-1:] != x.shape or len(x) < 8:
-        raise MatgenError(f"the spectrum (..., L) must match the 1-D energy axis (L ≥ 8); got {y.shape} and {x.shape}")
-    if not np.all(np.diff(x) > 0):
-        raise MatgenError("the energy axis must increase strictly; sort it first")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise MatgenError("the energy axis or spectrum holds NaN or inf; clean or crop it first")
-    return x, y.reshape(-1, len(x)), y.shape[:-1]
-
-
-def _moving_average(y: np.ndarray, width: int) -> np.ndarray:
-    width = max(1, width | 1)
-    padded = np.pad(y, width // 2, mode="edge")
-    return np.convolve(padded, np.ones(width) / width, mode="valid")
-
-
-def _zero_loss_bounds(x: np.ndarray, y: np.ndarray, search_ev: float) -> tuple[int, int]:
-    """First and last channel of the ZLP: from its top (climbed to from the highest channel with
-    |E| ≤ search_ev, so a slightly miscalibrated axis still works) out to the first minima."""
-    near = np.flatnonzero(np.abs(x) <= search_ev)
-    if len(near) == 0:
-        raise MatgenError(f"no channel within ±{search_ev} eV of zero loss; "
-                          "a low-loss spectrum must contain the zero-loss peak")
-    smooth = _moving_average(y, 3)
-    peak = near[np.argmax(smooth[near])]
-    while 0 < peak < len(x) - 1 and max(smooth[peak - 1], smooth[peak + 1]) > smooth[peak]:  # climb to the top
-        peak += 1 if smooth[peak + 1] > smooth[peak - 1] else -1
-    left, right = peak, peak
-    while left > 0 and smooth[left - 1] <= smooth[left]:
-        left -= 1
-    while right < len(x) - 1 and smooth[right + 1] <= smooth[right]:
-        right += 1
-    return left, right
-
-
-def thickness_log_ratio(energy_loss_ev, spectrum, zlp_window_ev: tuple[float, float] | None = None,
-                        zero_search_ev: float = 2.0) -> np.ndarray:
-    """t/λ = ln(I_t / I_0) of each low-loss spectrum (Egerton §5.1), shape spectrum.shape[:-1].
-
-    I_t integrates the whole spectrum, I_0 the zero-loss peak between the minima on either side of
-    its maximum (the highest channel within ±``zero_search_ev`` of 0 eV; minima of a 3-channel
-    moving average), or over ``zlp_window_ev`` = (low, high) eV when given. The minima method keeps
-    the Gaussian ZLP whole and takes in only the weak low-energy onset of the plasmon, but cuts
-    Lorentzian ZLP tails; intensity beyond the axis end is missing from I_t (both bias t/λ low).
-    """
-    x, y, batch = _as_numpy(energy_loss_ev, spectrum)
-    widths = np.gradient(x)
-    out = []
-    for row in y:
-        if zlp_window_ev is None:
-            left, right = _zero_loss_bounds(x, row, zero_search_ev)
-            i0 = np.sum((row * widths)[left: right + 1])
-        else:
-            i0 = np.sum((row * widths)[(x >= zlp_window_ev[0]) & (x <= zlp_window_ev[1])])
-        total = np.sum(row * widths)
-        out.append(np.log(total / i0) if i0 > 0 and total > 0 else np.nan)
-    return np.asarray(out).reshape(batch)
-
-
-def plasmon_peak_ev(energy_loss_ev, spectrum, zero_search_ev: float = 2.0, smooth_ev: float = 0.5) -> np.ndarray:
-    """Energy (eV) of the first plasmon: the highest point past the ZLP, refined by a parabola fit.
-
-    The spectrum is smoothed over ``smooth_ev``; the parabola is fitted by least squares to the
-    points above 80 % of the peak around it. Shape spectrum.shape[:-1].
-    """
-    x, y, batch = _as_numpy(energy_loss_ev, spectrum)
-    width = max(3, int(round(smooth_ev / np.mean(np.diff(x)))))
-    out = []
-    for row in y:
-        _, right = _zero_loss_bounds(x, row, zero_search_ev)
-        smooth = _moving_average(row, width)
-        peak = right + int(np.argmax(smooth[right:]))
-        lo, hi = peak, peak
-        while lo > right and smooth[lo - 1] >= 0.8 * smooth[peak]:
-            lo -= 1
-        while hi < len(x) - 1 and smooth[hi + 1] >= 0.8 * smooth[peak]:
-            hi += 1
-        if hi - lo < 2:
-            out.append(x[peak])
-            continue
-        c2, c1, _ = np.polyfit(x[lo: hi + 1] - x[peak], smooth[lo: hi + 1], 2)
-        out.append(x[peak] - c1 / (2 * c2) if c2 < 0 else x[peak])
-    return np.asarray(out).reshape(batch)
-
-
-def edge_onsets_ev(energy_loss_ev, spectrum, smooth_ev: float = 1.0, threshold: float = 8.0,
-                   min_separation_ev: float = 5.0) -> list[np.ndarray]:
-    """Onset energies (eV) of the edges in each spectrum: the steepest relative rises of J.
-
-    On a power-law background A E^(−r) the relative slope J'(E)/J(E − 4σ) is about −r/E, small and
-    smooth; an edge adds a sharp positive peak whose maximum is the inflection of its rising flank,
-    which for a resolution-broadened step is the threshold E_k itself (dividing by the pre-edge level
-    rather than J(E) keeps the peak there). J is smoothed by a Gaussian of σ = ``smooth_ev``; a rise
-    counts when the relative slope exceeds its median by ``threshold`` robust standard deviations
-    (1.4826 × MAD); of rises closer than ``min_separation_ev`` the first is kept.
-    """
-    x, y, batch = _as_numpy(energy_loss_ev, spectrum)
-    step = np.mean(np.diff(x))
-    sigma = max(smooth_ev / step, 1.0)
-    half = int(np.ceil(4 * sigma))
-    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
-    kernel /= kernel.sum()
-    inner = slice(half + 1, len(x) - half - 1)
-    results = []
-    for row in y:
-        smooth = np.convolve(np.pad(row, half, mode="edge"), kernel, mode="valid")
-        before = np.concatenate([np.full(half, smooth[0]), smooth[:-half]])  # the level 4σ below, pre-edge
-        slope = (np.gradient(smooth, x) / np.maximum(before, 1e-12 * max(smooth.max(), 1e-300)))[inner]
-        xs = x[inner]
-        centre = np.median(slope)
-        spread = 1.4826 * np.median(np.abs(slope - centre)) + 1e-12
-        above = slope > centre + threshold * spread
-        maxima = np.flatnonzero(above[1:-1] & (slope[1:-1] >= slope[:-2]) & (slope[1:-1] > slope[2:])) + 1
-        onsets: list[float] = []
-        for i in maxima:
-            y0, y1, y2 = slope[i - 1], slope[i], slope[i + 1]
-            denom = y0 - 2 * y1 + y2
-            energy = xs[i] + (0.5 * (y0 - y2) / denom if denom != 0 else 0.0) * step
-            if not onsets or energy - onsets[-1] >= min_separation_ev:
-                onsets.append(energy)
-        results.append(np.asarray(onsets))
-    return results
