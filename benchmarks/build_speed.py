@@ -17,7 +17,7 @@ from matgen.builders import build
 
 
 def time_spinodal_parts(n: int, device: str) -> None:
-    from matgen.builders.micrographs import SpinodalOptions
+    from matgen.builders.options import SpinodalOptions
     from matgen.physics.elastic import homogenize
     from matgen.physics.spinodal import spinodal
 

@@ -48,10 +48,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matgen.common.files import write_text_atomic
+from matgen.common.files import jsonable, write_text_atomic
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.evaluate import PredictorConfig, downstream
-from matgen.evaluate.report import jsonable
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT = Path(__file__).resolve().parent / "results"

@@ -5,9 +5,8 @@ functions directly, e.g. ``matgen.data.read("raman.h5")``. Importing :mod:`matge
 torch, numpy or h5py is loaded until a submodule that needs it is used.
 """
 
-__version__ = "0.1.0"
-
 from matgen.errors import MatgenError
+from matgen.version import __version__
 
 __all__ = ["Campaign", "MatgenError", "__version__"]
 

@@ -28,7 +28,7 @@ LASERS_NM = (532, 785)
 RAMAN_AXIS_CM1 = np.arange(150.0, 1400.0, 1.0)
 
 
-def lorentzian(x: np.ndarray, center: float, fwhm: float) -> np.ndarray:
+def _peak_lorentzian(x: np.ndarray, center: float, fwhm: float) -> np.ndarray:
     """Peak-normalised Lorentzian at ``center`` with full width at half maximum ``fwhm`` (units of x)."""
     half = fwhm / 2
     return half**2 / ((x - center) ** 2 + half**2)
@@ -39,7 +39,7 @@ def example_raman_spectrum(mineral: str, rng: np.random.Generator, laser_nm: int
     from matgen.physics.raman import raman_phase
 
     x = RAMAN_AXIS_CM1
-    y = sum(b.intensity * lorentzian(x, b.position_cm1 + rng.normal(0, 1.0), b.fwhm_cm1 * rng.uniform(0.9, 1.2))
+    y = sum(b.intensity * _peak_lorentzian(x, b.position_cm1 + rng.normal(0, 1.0), b.fwhm_cm1 * rng.uniform(0.9, 1.2))
             for b in raman_phase(mineral).bands)
     fluorescence = rng.uniform(0.02, 0.15) * (1 + (x - x[0]) / (x[-1] - x[0])) * (1.5 if laser_nm == 532 else 1.0)
     return y + fluorescence + rng.normal(0, 0.01, size=x.shape)

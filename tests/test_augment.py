@@ -112,9 +112,9 @@ def test_scherrer_broadening_grows_as_one_over_cos_theta():
 def test_noise_level_is_the_fraction_at_the_maximum_and_poisson_shaped():
     rng = np.random.default_rng(0)
     flat = np.full(40000, 200.0)
-    noisy = fx.shot_noise(flat, 0.02, 200.0, rng)
+    noisy = fx.poisson_shaped_noise(flat, 0.02, 200.0, rng)
     assert np.std(noisy - flat) == pytest.approx(0.02 * 200.0, rel=0.03)
-    quarter = fx.shot_noise(np.full(40000, 50.0), 0.02, 200.0, rng)  # σ ∝ √y: half the std at a quarter level
+    quarter = fx.poisson_shaped_noise(np.full(40000, 50.0), 0.02, 200.0, rng)  # σ ∝ √y: half the std at a quarter level
     assert np.std(quarter - 50.0) == pytest.approx(0.5 * 0.02 * 200.0, rel=0.03)
 
 

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from matgen.builders import build, make_options
-from matgen.common.ranges import Range
 from matgen.cli.main import app
+from matgen.common.ranges import Range
 from matgen.data import read
 from matgen.errors import MatgenError
 from matgen.physics.phases import PHASES

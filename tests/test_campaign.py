@@ -167,10 +167,11 @@ def test_a_two_round_campaign_trains_samples_simulates_relabels_finetunes_and_re
         candidates = read(c / "rounds" / f"{r:02d}" / "candidates.h5")
         assert list(candidates.ids) == [f"campaign-r{r:02d}-{i:04d}" for i in range(6)]
         # the simulator agrees with the physics the dataset carries: re-simulate one candidate by hand
-        from matgen.builders.micrographs import elastic_conditions
         import torch
 
-        exact = elastic_conditions(torch.as_tensor(candidates.signals[:1]), ("Al", "SiC"), "stress")
+        from matgen.simulators.elastic import elastic_properties
+
+        exact = elastic_properties(torch.as_tensor(candidates.signals[:1]), ("Al", "SiC"), "stress")
         assert rows[0]["achieved"]["modulus"] == pytest.approx(exact["modulus"][0], rel=1e-6)
     data = read(c / "rounds" / "02" / "data.h5")
     assert len(data) == 40 + 12 and data.synthetic.sum() == 12
@@ -240,6 +241,39 @@ def test_an_interrupt_inside_the_simulator_resumes_in_process(world, tmp_path, c
     report = Campaign.resume(tmp_path / "c", simulator=interrupting)
     assert sorted(calls()) == [f"campaign-r01-{i:04d}" for i in range(6)] and set(calls().values()) == {1}
     assert report.rounds[0].evaluated == 6
+
+
+def test_target_text_is_parsed_once_per_campaign(world, tmp_path, monkeypatch):
+    """The config turns each target's text into a Target; nothing after it parses text again."""
+    from matgen.campaign import targets
+
+    parsed = []
+    real = targets.parse_target_text
+    monkeypatch.setattr(targets, "parse_target_text", lambda name, text: parsed.append(name) or real(name, text))
+    cfg = config(world, rounds=2, candidates=3, baselines=True)
+    assert sorted(parsed) == ["density", "modulus"]
+    report = Campaign(cfg, tmp_path / "c").run()
+    assert len(report.rounds) == 2 and sorted(parsed) == ["density", "modulus"]  # two rounds, baselines, report
+
+
+def test_a_deleted_step_file_is_rebuilt_from_the_store_without_simulating_again(world, tmp_path, calls):
+    """Resume is one mechanism, Layout.once: every step whose output is missing is redone, and only those."""
+    from matgen.campaign import Layout
+
+    cfg = config(world, rounds=1, simulator="campaign_hooks:counting")
+    first = Campaign(cfg, tmp_path / "c").run()
+    files = Layout(tmp_path / "c").round(1)
+    before = {path.name: path.read_bytes() for path in (files.results, files.data, files.record)}
+    summary = json.loads(files.summary.read_text())
+    for path in (files.results, files.summary, files.data, files.record, Layout(tmp_path / "c").report):
+        path.unlink()
+    again = Campaign.resume(tmp_path / "c", simulator=None)
+    assert set(calls().values()) == {1} and len(calls()) == 6  # the store answered: no candidate simulated twice
+    assert files.results.read_bytes() == before["results.json"] and files.record.is_file()
+    assert read(files.data).ids.tolist() == read(tmp_path / "c" / "rounds" / "01" / "data.h5").ids.tolist()
+    assert again.rounds[0].hits == first.rounds[0].hits == summary["hits"]
+    assert {k: v for k, v in json.loads(files.summary.read_text()).items() if k != "seconds"} == \
+        {k: v for k, v in summary.items() if k != "seconds"}
 
 
 def test_simulator_faults_are_recorded_per_candidate_and_the_campaign_goes_on(world, tmp_path, calls):

@@ -8,10 +8,10 @@ import pytest
 from matgen.campaign import CampaignConfig, CampaignReport, Summary, Target, parse_target, read_campaign_config, table
 from matgen.campaign.baselines import nearest_rows, target_point
 from matgen.campaign.report import summarize
-from matgen.campaign.targets import errors, hits, meets, ranking, relative_error, score
-from matgen.evaluate.diversity import mean_pairwise_distance, unique_fraction
+from matgen.campaign.targets import errors, hits, meets, ranking, relative_error, score_candidates
 from matgen.data import Condition, Dataset
 from matgen.errors import MatgenError
+from matgen.evaluate.diversity import mean_pairwise_distance, unique_fraction
 
 NAN = math.nan
 
@@ -98,7 +98,7 @@ def test_ranges_and_bounds_become_sampling_values_inside_the_admissible_side():
 def _summary_of(achieved, failures):
     targets = {"density": Target.around("density", 3.0, 0.01), "modulus": Target.at_least("modulus", 150.0)}
     ids = [f"c-{i}" for i in range(len(failures))]
-    return summarize("round 1", 1, ids, score(targets, achieved), achieved, np.asarray(failures, dtype=object))
+    return summarize("round 1", 1, ids, score_candidates(targets, achieved), achieved, np.asarray(failures, dtype=object))
 
 
 def test_a_summary_counts_hits_failures_and_median_errors_over_the_evaluated():

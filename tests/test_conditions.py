@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from matgen.data.conditions import (
-    ConditionSpec, NamePattern, build_conditions, parse_duration_hours, read_table, split_name_unit,
+    ColumnTyping, NamePattern, build_conditions, parse_duration_hours, read_table, split_name_unit,
 )
 from matgen.errors import MatgenError
 
@@ -37,7 +37,7 @@ def test_build_conditions_types_roles_and_missing():
         {"anneal_temperature_C": "", "cooling": "WQ", "sample_id": "A2", "modulus (GPa)": "NaN"},
         {"anneal_temperature_C": "970", "cooling": "", "sample_id": "A3", "modulus (GPa)": "71"},
     ]
-    c = build_conditions(rows, ["r1", "r2", "r3"], ConditionSpec(roles={"modulus": "property"}))
+    c = build_conditions(rows, ["r1", "r2", "r3"], ColumnTyping(roles={"modulus": "property"}))
     t = c["anneal_temperature_C"]
     assert t.unit == "°C" and t.role == "processing" and not t.is_categorical
     np.testing.assert_array_equal(t.values, [800, np.nan, 970])
@@ -54,11 +54,11 @@ def test_non_numeric_value_in_numeric_condition_names_the_row():
 
 def test_categorical_override_and_unknown_role():
     rows = [{"batch": "1"}, {"batch": "2"}]
-    assert build_conditions(rows, ["a", "b"], ConditionSpec(categorical=["batch"]))["batch"].categories == ("1", "2")
+    assert build_conditions(rows, ["a", "b"], ColumnTyping(categorical=["batch"]))["batch"].categories == ("1", "2")
     with pytest.raises(MatgenError, match="unknown role 'output'"):
-        build_conditions(rows, ["a", "b"], ConditionSpec(roles={"batch": "output"}))
+        build_conditions(rows, ["a", "b"], ColumnTyping(roles={"batch": "output"}))
     with pytest.raises(MatgenError, match="unknown condition.*batch"):
-        build_conditions(rows, ["a", "b"], ConditionSpec(roles={"modulus": "property"}))
+        build_conditions(rows, ["a", "b"], ColumnTyping(roles={"modulus": "property"}))
 
 
 def test_name_pattern_matches_real_style_names():
@@ -67,7 +67,7 @@ def test_name_pattern_matches_real_style_names():
     assert p.match("970C-5M-Q-3")["anneal_time_h"] == "5M"
     assert p.match("scan_001") is None
     assert p.durations == ["anneal_time_h"]
-    c = build_conditions([p.match("970C-5M-Q-3")], ["f"], ConditionSpec(durations=p.durations))
+    c = build_conditions([p.match("970C-5M-Q-3")], ["f"], ColumnTyping(durations=p.durations))
     assert c["anneal_time_h"].values[0] == pytest.approx(1 / 12) and c["anneal_time_h"].unit == "h"
 
 

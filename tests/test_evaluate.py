@@ -10,7 +10,7 @@ from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
 from matgen.evaluate import (
     PredictorConfig, downstream, find_peaks, fixed_synthetic, memorisation, mmd2_unbiased, nearest_distances, peak_errors,
-    s2_distance, sample_quality, spectral_angle_deg, split_by_group, two_point_correlation, write_metrics,
+    s2_distance, s2_maps, sample_quality, spectral_angle_deg, split_by_group, write_report,
 )
 from matgen.evaluate.downstream import task_of
 from matgen.evaluate.micrographs import micrograph_quality, radial_profile
@@ -160,7 +160,7 @@ def stripes(n=2, size=32, period=16, width=4, vertical=True):
 
 def test_s2_of_a_stripe_laminate_matches_its_closed_form():
     period, width = 16, 4
-    s2 = two_point_correlation(stripes(1, 32, period, width))[0]
+    s2 = s2_maps(stripes(1, 32, period, width))[0]
     r = np.arange(32)
     rr = r % period
     expected = (np.maximum(width - rr, 0) + np.maximum(rr - (period - width), 0)) / period  # shift along x
@@ -384,6 +384,6 @@ def test_rruff_quartz_augmented_stays_quartz_for_a_real_only_classifier(shared_d
 
 
 def test_metrics_json_is_strict_json_with_nan_as_null(tmp_path):
-    path = write_metrics({"a": float("nan"), "b": np.float32(1.5), "c": [np.int64(2), math.inf]}, tmp_path / "m.json")
+    path = write_report({"a": float("nan"), "b": np.float32(1.5), "c": [np.int64(2), math.inf]}, tmp_path / "m.json")
     assert json.loads(path.read_text()) == {"a": None, "b": 1.5, "c": [2, None]}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left

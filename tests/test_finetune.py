@@ -7,14 +7,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from matgen.common.files import file_sha256
 from matgen.data import concat, read, write
 from matgen.errors import MatgenError
-from matgen.sample import sample
-from matgen.common.files import file_sha256
 from matgen.runs import condition_matrix, load_run, read_config, to_network
+from matgen.sample import sample
 from matgen.train import TrainConfig, finetune, resume, train
 from matgen.train.finetuning import finetune_config
-from matgen.train.loop import evaluate
+from matgen.train.loop import validate
 
 from test_train import TINY, toy_dataset
 
@@ -44,7 +44,7 @@ def _loss_on(run_dir, path) -> float:
     ds = read(path)
     x = torch.as_tensor(to_network(ds.signals, run.data))
     c = torch.as_tensor(condition_matrix(ds, run.conditions))
-    return evaluate(run.model, x, c, TrainConfig.from_dict(run.config.train))[0]
+    return validate(run.model, x, c, TrainConfig.from_dict(run.config.train))[0]
 
 
 def test_a_finetune_is_a_complete_run_that_learns_the_new_data_and_leaves_the_base_alone(base):

@@ -22,8 +22,8 @@ import torch
 from matgen.data import read, write
 from matgen.physics.phases import DEFAULT_PHASES
 from matgen.physics.raman import strongest_band_cm1
-from matgen.sample import sample
 from matgen.runs import condition_matrix, load_run, to_network
+from matgen.sample import sample
 from matgen.train import TrainConfig, train
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]

@@ -10,7 +10,7 @@ import tifffile
 from PIL import Image
 
 from matgen import data
-from matgen.data.conditions import ConditionSpec
+from matgen.data.conditions import ColumnTyping
 from matgen.data.importers import ConditionSource, import_images
 from matgen.data.importers.images import cut_tiles, looks_like_labels, tiff_pixel_size_um
 from matgen.errors import MatgenError
@@ -159,7 +159,7 @@ def test_conditions_from_a_name_pattern_with_durations(tmp_path):
 
 def test_user_spec_is_kept_with_pattern_durations(tmp_path):
     save_tif(tmp_path / "800C-24H-Q-1.tif", grey8(8, 8))
-    spec = ConditionSpec(roles={"anneal_temperature_C": "property"})
+    spec = ColumnTyping(roles={"anneal_temperature_C": "property"})
     ds = import_images([tmp_path], ConditionSource(name_pattern=PATTERN), spec=spec).dataset
     assert ds.condition("anneal_temperature_C").role == "property"
     assert ds.condition("anneal_time_h").values[0] == 24

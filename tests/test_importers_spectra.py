@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from matgen import data
-from matgen.data.conditions import ConditionSpec
+from matgen.data.conditions import ColumnTyping
 from matgen.data.importers.common import ConditionSource
 from matgen.data.importers.msa import read_msa
 from matgen.data.importers.spectra import SPECTRUM_READERS, import_spectra, spectrum_readers
@@ -443,7 +443,7 @@ def test_table_inside_the_folder_is_not_read_as_a_spectrum(raman_folder):
 
 
 def test_roles_from_the_spec_win(raman_folder):
-    ds = import_spectra([raman_folder], spec=ConditionSpec(roles={"rruff_id": "label"})).dataset
+    ds = import_spectra([raman_folder], spec=ColumnTyping(roles={"rruff_id": "label"})).dataset
     assert ds.conditions["rruff_id"].role == "label"
 
 

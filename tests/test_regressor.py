@@ -16,14 +16,14 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from matgen.cli.main import app
+from matgen.common.files import file_sha256
 from matgen.data import read, write
 from matgen.errors import MatgenError
 from matgen.generative import q_sample
-from matgen.sample import sample
-from matgen.sample.regressor import steered
-from matgen.common.files import file_sha256
 from matgen.runs import condition_matrix, load_run, to_network
 from matgen.runs.tensors import save_tensors
+from matgen.sample import sample
+from matgen.sample.regressor import steered
 from matgen.train import TrainConfig, resume, train
 
 from test_train import TINY, assert_one_line_error, toy_dataset

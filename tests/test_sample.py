@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from matgen.cli.main import app
 from matgen.cli.sample import parse_target_args
+from matgen.common.files import file_sha256
 from matgen.data import read, write
 from matgen.errors import MatgenError
-from matgen.sample import interpolate, resolve_targets, sample
-from matgen.common.files import file_sha256
 from matgen.runs import load_run
 from matgen.runs.tensors import save_tensors
+from matgen.sample import interpolate, resolve_targets, sample
 from matgen.train import TrainConfig, train
 
 from test_train import TINY, TINY_VAE, assert_one_line_error, toy_dataset

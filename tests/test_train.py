@@ -17,9 +17,9 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from matgen.cli.main import app
+from matgen.common.files import file_sha256
 from matgen.data import Axis, Condition, Dataset, write
 from matgen.errors import MatgenError
-from matgen.common.files import file_sha256
 from matgen.runs import condition_matrix, describe_data, from_network, load_run, read_config, to_network
 from matgen.runs.metrics import read_metrics
 from matgen.train import TrainConfig, learning_rate, read_toml, resume, train

@@ -141,7 +141,7 @@ def fluorescence_bump(x: np.ndarray, height: float, rng: np.random.Generator) ->
     return height * np.exp(-0.5 * ((x - centre) / sigma) ** 2)
 
 
-def shot_noise(y: np.ndarray, fraction: float, y_max: float, rng: np.random.Generator) -> np.ndarray:
+def poisson_shaped_noise(y: np.ndarray, fraction: float, y_max: float, rng: np.random.Generator) -> np.ndarray:
     """Return y + ε, ε_i ~ N(0, σ_i²), σ_i = fraction √(y_max max(y_i, 0)): Poisson-shaped noise
     (variance ∝ intensity) whose standard deviation at the strongest point is ``fraction`` y_max."""
     sigma = fraction * np.sqrt(y_max * np.clip(y, 0.0, None))

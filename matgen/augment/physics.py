@@ -147,7 +147,7 @@ def perturb_xrd(two_theta_deg: np.ndarray, y: np.ndarray, b: XrdBounds, rng: np.
     y = y * p["intensity_scale"]
     y = y + fx.polynomial_background(two_theta_deg, p["background"] * y_max, rng)
     y = fx.shift_spectrum(two_theta_deg, y, p["zero_shift_deg"])
-    return fx.shot_noise(y, p["noise"], y_max, rng), p
+    return fx.poisson_shaped_noise(y, p["noise"], y_max, rng), p
 
 
 def perturb_raman(raman_shift_cm1: np.ndarray, y: np.ndarray, b: RamanBounds, rng: np.random.Generator):
@@ -162,7 +162,7 @@ def perturb_raman(raman_shift_cm1: np.ndarray, y: np.ndarray, b: RamanBounds, rn
     y = fx.texture(y, fx.smooth_field(x, b.orientation_length_cm1, rng), p["orientation"])
     y = y * p["intensity_scale"]
     y = y + fx.fluorescence_bump(x, p["fluorescence"] * y_max, rng)
-    y = fx.shot_noise(y, p["noise"], y_max, rng)
+    y = fx.poisson_shaped_noise(y, p["noise"], y_max, rng)
     return y + fx.spikes(len(x), b.spike_rate, b.spike_height * y_max, rng), p
 
 
@@ -177,7 +177,7 @@ def perturb_eels(energy_loss_ev: np.ndarray, y: np.ndarray, b: EelsBounds, rng: 
     y = fx.gaussian_broaden(x, y, p["broadening_ev"])
     y = fx.shift_spectrum(x, y, p["drift_ev"])
     y = y * p["intensity_scale"]
-    return fx.shot_noise(y, p["noise"], y_max, rng), p
+    return fx.poisson_shaped_noise(y, p["noise"], y_max, rng), p
 
 
 def perturb_spectrum(x: np.ndarray, y: np.ndarray, b: SpectrumBounds, rng: np.random.Generator):
@@ -189,7 +189,7 @@ def perturb_spectrum(x: np.ndarray, y: np.ndarray, b: SpectrumBounds, rng: np.ra
     y = fx.shift_spectrum(x, y, p["shift"])
     y = fx.gaussian_broaden(x, y, p["broadening"])
     y = y * p["intensity_scale"] + fx.polynomial_background(x, p["background"] * y_max, rng)
-    return fx.shot_noise(y, p["noise"], y_max, rng), p
+    return fx.poisson_shaped_noise(y, p["noise"], y_max, rng), p
 
 
 #: kind -> {condition: drawn effect}: a continuous, unitless condition of that name moves with the effect,

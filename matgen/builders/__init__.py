@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Callable, NamedTuple
 
+from matgen.builders.options import CompositeOptions, EelsOptions, RamanOptions, SpinodalOptions, XrdOptions
 from matgen.common.progress import Progress, no_progress
 from matgen.common.ranges import Range, parse_range
 from matgen.common.records import check_names
@@ -32,13 +33,13 @@ def _registry() -> dict[str, Builder]:
     from matgen.builders import micrographs, spectra
 
     return {
-        "spinodal": Builder(micrographs.SpinodalOptions, micrographs.build_spinodal, "density",
+        "spinodal": Builder(SpinodalOptions, micrographs.build_spinodal, "density",
                             "Cahn–Hilliard Al/SiC micrographs with modulus and density (the main job's data)"),
-        "composite": Builder(micrographs.CompositeOptions, micrographs.build_composite, "modulus",
+        "composite": Builder(CompositeOptions, micrographs.build_composite, "modulus",
                              "particles (disks, ellipses) in a matrix: anisotropic stiffness"),
-        "xrd": Builder(spectra.XrdOptions, spectra.build_xrd, "wt_quartz", "powder XRD of phase mixtures, weight fractions"),
-        "raman": Builder(spectra.RamanOptions, spectra.build_raman, "mineral", "Raman spectra of minerals, temperature and stress"),
-        "eels": Builder(spectra.EelsOptions, spectra.build_eels, "thickness", "EELS low-loss spectra, thickness t/λ"),
+        "xrd": Builder(XrdOptions, spectra.build_xrd, "wt_quartz", "powder XRD of phase mixtures, weight fractions"),
+        "raman": Builder(RamanOptions, spectra.build_raman, "mineral", "Raman spectra of minerals, temperature and stress"),
+        "eels": Builder(EelsOptions, spectra.build_eels, "thickness", "EELS low-loss spectra, thickness t/λ"),
     }
 
 

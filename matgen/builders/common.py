@@ -13,8 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from matgen import __version__
 from matgen.data.dataset import Condition
+from matgen.version import __version__
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:

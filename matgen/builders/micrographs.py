@@ -1,66 +1,35 @@
 """Built-in micrograph datasets: spinodal (Cahn–Hilliard) and particulate composites, with properties.
 
 Each sample is a periodic two-phase label map (0 = matrix phase, 1 = second phase) with the
-processing parameters that made it and the properties :func:`matgen.physics.elastic.homogenize`
-computes for it: Young's moduli along x and y, the orientation-averaged Young's modulus, the
-shear modulus (GPa) and the density by the rule of mixtures (g/cm³). See the cards
+processing parameters that made it and the properties the ``elastic`` simulator
+(:mod:`matgen.simulators.elastic`, FFT homogenization) returns for it: Young's moduli along x and
+y, the orientation-averaged Young's modulus, the shear modulus (GPa) and the density by the rule
+of mixtures (g/cm³), with the units and descriptions the simulator declares. See the cards
 ``datasets/spinodal.md`` and ``datasets/composite.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from matgen.builders.common import chunks, continuous, provenance
+from matgen.builders.options import CompositeOptions, SpinodalOptions, default_mean_radius
 from matgen.common.device import resolve_device
 from matgen.common.progress import Progress, no_progress
-from matgen.common.ranges import Range
 from matgen.common.seeding import spawned_seeds
-from matgen.data.dataset import Condition, Dataset
+from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
-from matgen.physics.elastic import PLANES, homogenize
+from matgen.physics.elastic import PLANES
 from matgen.physics.morphology import characteristic_length_px
 from matgen.physics.particles import composite
 from matgen.physics.phases import phase_by_name
 from matgen.physics.spinodal import SPINODAL_LIMIT, spinodal
+from matgen.simulators.elastic import ElasticSimulator
 
 #: Samples simulated together; fixed (not device-dependent) so the same seed gives the same file.
 CHUNK = 200
-
-
-@dataclass
-class SpinodalOptions:
-    """Options of the ``spinodal`` dataset (defaults: the main job's dataset)."""
-
-    n: int = 2000  # number of micrographs
-    size: int = 64  # micrograph side, px
-    seed: int = 0  # same seed, same file
-    mean_composition: Range = Range(-0.3, 0.3)  # c̄ (dimensionless); phase-1 fraction ≈ (1 + c̄)/2
-    anneal_time: Range = Range(150.0, 1500.0, log=True)  # Cahn–Hilliard model time (dimensionless)
-    interface_width_px: Range = Range(1.0, 1.5)  # ξ = √(2κ), px; narrower = deeper quench
-    phases: tuple[str, str] = ("Al", "SiC")  # phase 0 (c < 0) and phase 1 (c > 0), see matgen.physics.phases
-    plane: str = "stress"  # plane stress (thin sheet) or plane strain
-    device: str = "auto"  # auto, cpu or cuda
-
-
-@dataclass
-class CompositeOptions:
-    """Options of the ``composite`` dataset: elliptical particles in a matrix."""
-
-    n: int = 1000  # number of micrographs
-    size: int = 64  # micrograph side, px
-    seed: int = 0  # same seed, same file
-    volume_fraction: Range = Range(0.05, 0.5)  # target particle area fraction
-    mean_radius_px: Range | None = None  # equivalent-disk radius √(ab), px; None: 3..7 px scaled by size/64 (at least 1..1.5 px)
-    aspect_ratio: Range = Range(1.0, 3.0)  # long / short semi-axis
-    orientation_deg: Range = Range(0.0, 180.0)  # long-axis angle from +x towards +y, deg
-    orientation_spread_deg: float = 10.0  # std of each particle's angle about the sample's, deg
-    phases: tuple[str, str] = ("Al", "SiC")  # matrix, particle
-    plane: str = "stress"  # plane stress or plane strain
-    device: str = "auto"  # auto, cpu or cuda
 
 
 def _check_common(n: int, size: int, phases, plane: str) -> None:
@@ -74,35 +43,6 @@ def _check_common(n: int, size: int, phases, plane: str) -> None:
         raise MatgenError(f"give exactly two phases (matrix, second phase), got {len(phases)}")
     for name in phases:
         phase_by_name(name)
-
-
-def elastic_conditions(micrographs: torch.Tensor, phases, plane: str) -> dict[str, np.ndarray]:
-    """Properties of (B, H, W) label maps: modulus, modulus_x, modulus_y, shear_modulus (GPa), density, phase_fraction."""
-    result = homogenize(micrographs, phases=[phase_by_name(p) for p in phases], plane=plane,
-                        dtype=torch.float32, tol=1e-5)  # float32 at 1e-5: moduli to ~1e-4 relative, 1.6x faster
-    as_np = lambda t: t.detach().cpu().numpy().astype(np.float64)  # noqa: E731
-    return {
-        "phase_fraction": as_np(result.phase_fractions[:, 1]),
-        "modulus": as_np(result.youngs_mean_gpa),
-        "modulus_x": as_np(result.youngs_x_gpa),
-        "modulus_y": as_np(result.youngs_y_gpa),
-        "shear_modulus": as_np(result.shear_gpa),
-        "density": as_np(result.density_g_cm3),
-    }
-
-
-def property_conditions(props: dict[str, np.ndarray], phases) -> dict[str, Condition]:
-    """The elastic properties as dataset conditions with units and descriptions."""
-    second = phases[1]
-    return {
-        "phase_fraction": continuous(props["phase_fraction"], "", "property", f"area fraction of {second} (phase 1)"),
-        "modulus": continuous(props["modulus"], "GPa", "property",
-                              "Young's modulus averaged over in-plane directions (FFT homogenization)"),
-        "modulus_x": continuous(props["modulus_x"], "GPa", "property", "Young's modulus along x (columns), 1/S11"),
-        "modulus_y": continuous(props["modulus_y"], "GPa", "property", "Young's modulus along y (rows), 1/S22"),
-        "shear_modulus": continuous(props["shear_modulus"], "GPa", "property", "in-plane shear modulus, 1/S66"),
-        "density": continuous(props["density"], "g/cm3", "property", "rule of mixtures over the phase area fractions"),
-    }
 
 
 def _stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -121,6 +61,7 @@ def build_spinodal(options: SpinodalOptions = SpinodalOptions(), progress: Progr
     t_range = o.anneal_time.check("anneal_time", 0.0)
     xi_range = o.interface_width_px.check("interface_width_px", 0.5, o.size / 8)
     device = resolve_device(o.device)
+    elastic = ElasticSimulator(o.phases, o.plane)
     rng = np.random.default_rng(o.seed)
     c_bar, t, xi = c_range.draw(rng, o.n), t_range.draw(rng, o.n), xi_range.draw(rng, o.n)
     seeds = np.asarray(spawned_seeds(o.seed, o.n))
@@ -134,7 +75,7 @@ def build_spinodal(options: SpinodalOptions = SpinodalOptions(), progress: Progr
                           torch.as_tensor(xi[index]), seed=seeds[index].tolist(), device=device)
         micrographs[index] = result.micrograph.cpu().numpy()
         lengths[index] = characteristic_length_px(result.micrograph.float()).cpu().numpy()
-        parts.append(elastic_conditions(result.micrograph, o.phases, o.plane))
+        parts.append(elastic.properties(result.micrograph))
         progress(min((done + 1) * CHUNK, o.n), o.n, f"spinodal, anneal time ≤ {t[index].max():.0f}")
     props = {k: np.empty(o.n) for k in parts[0]}
     for k, v in _stack(parts).items():  # chunks came in anneal-time order; put rows back in draw order
@@ -143,7 +84,7 @@ def build_spinodal(options: SpinodalOptions = SpinodalOptions(), progress: Progr
         "mean_composition": continuous(c_bar, "", "processing", "mean order parameter c̄ of the Cahn–Hilliard run"),
         "anneal_time": continuous(t, "", "processing", "dimensionless Cahn–Hilliard anneal time (coarsening)"),
         "interface_width": continuous(xi, "px", "processing", "interface width ξ = √(2κ) (quench depth), px"),
-        **property_conditions(props, o.phases),
+        **elastic.conditions(props),
         "characteristic_length": continuous(lengths, "px", "property", "2π / first moment of the structure factor"),
     }
     return Dataset(
@@ -158,8 +99,7 @@ def build_composite(options: CompositeOptions = CompositeOptions(), progress: Pr
     o = options
     _check_common(o.n, o.size, o.phases, o.plane)
     f_range = o.volume_fraction.check("volume_fraction", 1e-3, 0.7)
-    default_r = Range(max(1.0, 3.0 * o.size / 64), max(1.5, 7.0 * o.size / 64))  # the generator needs ≥ 1 px
-    r_range = (o.mean_radius_px or default_r).check("mean_radius_px", 1.0)
+    r_range = (o.mean_radius_px or default_mean_radius(o.size)).check("mean_radius_px", 1.0)
     ar_range = o.aspect_ratio.check("aspect_ratio", 1.0)
     if r_range.high * np.sqrt(ar_range.high) > o.size / 4:
         raise MatgenError(f"particles up to radius {r_range.high:g} px at aspect ratio {ar_range.high:g} do not fit "
@@ -168,6 +108,7 @@ def build_composite(options: CompositeOptions = CompositeOptions(), progress: Pr
     if o.orientation_spread_deg < 0:
         raise MatgenError(f"orientation spread must be ≥ 0 deg (got {o.orientation_spread_deg})")
     device = resolve_device(o.device)
+    elastic = ElasticSimulator(o.phases, o.plane)
     rng = np.random.default_rng(o.seed)
     f, r, ar, angle = f_range.draw(rng, o.n), r_range.draw(rng, o.n), ar_range.draw(rng, o.n), angle_range.draw(rng, o.n)
     seeds = spawned_seeds(o.seed, o.n)
@@ -177,7 +118,7 @@ def build_composite(options: CompositeOptions = CompositeOptions(), progress: Pr
                            torch.as_tensor(ar[part]), torch.as_tensor(angle[part]), o.orientation_spread_deg,
                            seed=seeds[part], device=device)
         micrographs.append(result.micrograph.cpu().numpy())
-        parts.append(elastic_conditions(result.micrograph, o.phases, o.plane))
+        parts.append(elastic.properties(result.micrograph))
         progress(part.stop, o.n, "composite")
     props = _stack(parts)
     conditions = {
@@ -185,7 +126,7 @@ def build_composite(options: CompositeOptions = CompositeOptions(), progress: Pr
         "mean_radius": continuous(r, "px", "processing", "mean equivalent-disk particle radius √(ab), px"),
         "aspect_ratio": continuous(ar, "", "processing", "particle long / short semi-axis"),
         "orientation": continuous(angle, "deg", "processing", "mean particle long-axis angle from +x towards +y, deg"),
-        **property_conditions(props, o.phases),
+        **elastic.conditions(props),
         "anisotropy": continuous(props["modulus_x"] / props["modulus_y"], "", "property", "modulus_x / modulus_y"),
     }
     return Dataset(

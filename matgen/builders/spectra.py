@@ -7,14 +7,13 @@ and labels each spectrum with what made it (cards: ``datasets/xrd.md``, ``datase
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from matgen.builders.common import chunks, continuous, provenance
+from matgen.builders.options import EelsOptions, RamanOptions, XrdOptions
 from matgen.common.progress import Progress, no_progress
-from matgen.common.ranges import Range
 from matgen.common.seeding import spawned_seeds
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
@@ -45,28 +44,10 @@ def random_fractions(rng: np.random.Generator, n: int, phases: int) -> np.ndarra
 # --------------------------------------------------------------------------- XRD
 
 
-@dataclass
-class XrdOptions:
-    """Options of the ``xrd`` dataset: powder mixtures of reference phases."""
-
-    n: int = 1000  # number of patterns
-    points: int = 2048  # points on the 2θ axis
-    seed: int = 0  # same seed, same file
-    two_theta_deg: tuple[float, float] = (10.0, 80.0)  # axis range, deg 2θ
-    phases: str = "quartz,corundum,calcite,rutile"  # built-in names, a CIF folder or a structures JSON
-    wavelength_angstrom: float = 1.54056  # Kα1; Cu by default
-    kalpha2_ratio: float = 0.5  # I(Kα2)/I(Kα1): 0.5 for an unfiltered Cu tube, 0 monochromatic
-    crystallite_size_nm: Range = Range(30.0, 300.0, log=True)  # Scherrer size
-    microstrain: Range = Range(0.0, 0.002)  # ε, broadening 4ε tanθ
-    zero_shift_deg: Range = Range(-0.02, 0.02)  # sample displacement / zero error, deg
-    max_counts: Range = Range(5e3, 5e4, log=True)  # counts at each pattern's strongest point
-    background: Range = Range(0.01, 0.1)  # flat + decaying background, fraction of the strongest peak
-
-
 def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progress) -> Dataset:
     """The xrd dataset: Hill–Howard mixtures of reference phases with weight fractions as labels."""
-    from matgen.physics import xrd
     from matgen.data.importers.structures import reference_structures
+    from matgen.physics import xrd
     from matgen.physics.references import MARGIN_DEG, load_reference_set
 
     o = options
@@ -119,22 +100,6 @@ def build_xrd(options: XrdOptions = XrdOptions(), progress: Progress = no_progre
 # --------------------------------------------------------------------------- EELS
 
 
-@dataclass
-class EelsOptions:
-    """Options of the ``eels`` dataset: low-loss spectra (zero loss + plasmons + shallow edges)."""
-
-    n: int = 1000  # number of spectra
-    points: int = 1024  # channels
-    seed: int = 0  # same seed, same file
-    offset_ev: float = -5.0  # energy loss of the first channel, eV
-    dispersion_ev: float = 0.2  # eV per channel (1024 channels reach 200 eV: the plasmon tails of thick oxides)
-    materials: tuple[str, ...] = ("Al", "Si", "Mg", "SiO2", "Al2O3", "MgO", "graphite", "diamond")  # see matgen.physics.eels
-    thickness: Range = Range(0.1, 2.0)  # t/λ, dimensionless
-    resolution_ev: Range = Range(0.5, 1.5)  # zero-loss FWHM, eV
-    total_counts: Range = Range(1e5, 1e7, log=True)  # electrons per spectrum
-    edge_step_per_ev: float = 1e-4  # edge step per eV per unit t/λ, relative to the total intensity
-
-
 def build_eels(options: EelsOptions = EelsOptions(), progress: Progress = no_progress) -> Dataset:
     """The eels dataset: low-loss spectra of tabulated materials with thickness and resolution as labels."""
     from matgen.physics import eels
@@ -180,23 +145,6 @@ def build_eels(options: EelsOptions = EelsOptions(), progress: Progress = no_pro
 
 
 # --------------------------------------------------------------------------- Raman
-
-
-@dataclass
-class RamanOptions:
-    """Options of the ``raman`` dataset: one mineral per spectrum, at a temperature and stress."""
-
-    n: int = 1000  # number of spectra
-    points: int = 1024  # points on the Raman-shift axis
-    seed: int = 0  # same seed, same file
-    shift_cm1: tuple[float, float] = (100.0, 1800.0)  # axis range, cm⁻¹
-    minerals: tuple[str, ...] | None = None  # phases of matgen.physics.raman; None: every one with a band in range
-    temperature_k: Range = Range(295.0, 800.0)  # sample temperature, K
-    stress_gpa: Range = Range(-1.0, 1.0)  # hydrostatic stress, GPa (compression positive)
-    laser_nm: float = 532.0  # excitation wavelength, nm
-    fluorescence: Range = Range(0.0, 0.5)  # fluorescence amplitude (strongest band = 1)
-    spike_rate: float = 0.1  # mean cosmic-ray spikes per spectrum
-    peak_counts: float = 2000.0  # counts at the strongest band (shot noise)
 
 
 def build_raman(options: RamanOptions = RamanOptions(), progress: Progress = no_progress) -> Dataset:

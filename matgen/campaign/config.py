@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from matgen.campaign.targets import parse_targets
-from matgen.common.files import read_toml
+from matgen.common.files import read_toml_table
 from matgen.common.records import from_record
 from matgen.errors import MatgenError
 
@@ -193,5 +193,5 @@ def read_campaign_config(path: str | Path) -> CampaignConfig:
         MatgenError: the file is missing, not TOML, or holds an unknown or malformed option.
     """
     path = Path(path)
-    doc = read_toml(path, "give a campaign .toml file (examples/*.toml show the fields)")
+    doc = read_toml_table(path, "give a campaign .toml file (examples/*.toml show the fields)")
     return CampaignConfig.from_dict(doc, where=str(path), base=path.resolve().parent)

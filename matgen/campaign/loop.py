@@ -179,7 +179,7 @@ class Campaign:
         return report
 
     def _write_config(self, replace: bool = False) -> None:
-        from matgen import __version__
+        from matgen.version import __version__
 
         doc = {"format": st.FORMAT, "format_version": st.FORMAT_VERSION, "matgen_version": __version__,
                "config": self.config.to_dict()}

@@ -11,7 +11,7 @@ A *summary* condenses one set of simulated candidates against the targets
                     training samples (diversity_train); unique_fraction counts signals that are
                     not an exact copy of another candidate
 
-Hits, errors and the ranking come from one :func:`~matgen.campaign.targets.score` per set of
+Hits, errors and the ranking come from one :func:`~matgen.campaign.targets.score_candidates` per set of
 candidates, which feeds both the per-candidate rows (results.json) and the summary.
 
 The report gathers the rounds' summaries and the baselines' and is written as report.json; the

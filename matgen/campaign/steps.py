@@ -5,7 +5,7 @@
 * a round: the model (the previous one fine-tuned on the data so far, :mod:`matgen.train`),
   candidates sampled for the targets (:mod:`matgen.campaign.requests`: the targets' sampling
   values, steered by the previous round's median misses), simulated (the simulator store keeps
-  every finished batch), scored once (:func:`~matgen.campaign.targets.score`) into results.json
+  every finished batch), scored once (:func:`~matgen.campaign.targets.score_candidates`) into results.json
   and summary.json, and every evaluated candidate relabelled with what it achieved and added to
   the data (a failed one is left out): even a miss teaches the model;
 * the report and its pictures.
@@ -31,7 +31,7 @@ from matgen.campaign.config import CampaignConfig
 from matgen.campaign.layout import BASELINES, Layout, StepFiles
 from matgen.campaign.report import CampaignReport, Summary, candidate_rows, summarize
 from matgen.campaign.requests import sampling_targets, steering_offsets, trained_ranges
-from matgen.campaign.targets import Target, score
+from matgen.campaign.targets import Target, score_candidates
 from matgen.common.files import atomic_path, write_json
 from matgen.common.progress import Progress, labelled
 
@@ -130,7 +130,7 @@ class Steps:
 
         L, targets = self.layout, self.config.targets
         ids = candidates.ids.astype(str)
-        scored = cache(lambda: score(targets, evaluation().properties))
+        scored = cache(lambda: score_candidates(targets, evaluation().properties))
         L.once(files.results, lambda path: write_json(path, {
             "name": name, "round": round_, "units": self.context.units,
             "candidates": candidate_rows(ids, scored(), evaluation().properties, evaluation().errors, sampled)}))

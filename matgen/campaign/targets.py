@@ -177,10 +177,10 @@ def parse_target(name: str, spec) -> Target:
         return _from_table(name, dict(spec))
     if not isinstance(spec, str):
         raise MatgenError(f"target {name}: {spec!r} is not a target; give {FORMS}")
-    return parse_text(name, spec)
+    return parse_target_text(name, spec)
 
 
-def parse_text(name: str, spec: str) -> Target:
+def parse_target_text(name: str, spec: str) -> Target:
     """The Target that the text ``spec`` describes (the forms of the module docstring).
 
     A campaign parses each target's text once, when its config is made (:class:`CampaignConfig`).
@@ -264,14 +264,14 @@ def errors(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) ->
 
 @dataclass(frozen=True)
 class Scores:
-    """How N candidates did against the targets: computed once by :func:`score`, read by every table."""
+    """How N candidates did against the targets: computed once by :func:`score_candidates`, read by every table."""
 
     hit: np.ndarray  # (N,) bool: meets every target (a failed candidate, NaN, never does)
     errors: dict  # target name -> (N,) relative error (NaN where the candidate failed)
     order: np.ndarray  # (N,) candidate indices, best first: hits, then by the largest relative error; failed last
 
 
-def score(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) -> Scores:
+def score_candidates(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) -> Scores:
     """The :class:`Scores` of the candidates whose achieved properties are ``achieved`` (name -> (N,), NaN = failed)."""
     hit, err = hits(targets, achieved), errors(targets, achieved)
     worst = np.max(np.stack(list(err.values())), axis=0) if err else np.zeros(len(hit))  # (N,)
@@ -281,4 +281,4 @@ def score(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) -> 
 
 def ranking(targets: Mapping[str, Target], achieved: Mapping[str, np.ndarray]) -> np.ndarray:
     """Candidate indices best first: hits before misses, then by the largest relative error; failed ones last."""
-    return score(targets, achieved).order
+    return score_candidates(targets, achieved).order

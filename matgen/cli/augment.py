@@ -17,7 +17,7 @@ BOUND_HELP = (
 )
 
 
-def parse_bounds(pairs: List[str]) -> dict[str, str]:
+def parse_bound_overrides(pairs: List[str]) -> dict[str, str]:
     """NAME=VALUE pairs as a dict; raises a MatgenError on a pair without '='."""
     bounds = {}
     for pair in pairs:
@@ -37,9 +37,10 @@ def augment(
     method: Annotated[str, typer.Option(help="physics (instrument and sample perturbations of real spectra), "
                                         "generative (samples of a trained model for the rows' labels and conditions) "
                                         "or both (half of the synthetic rows each).")] = "physics",
-    factor: Annotated[Optional[float], typer.Option(help="Synthetic rows per real row (default 1; 2.5 rounds the "
-                                                    "total). With --balance: every class is brought to (1 + FACTOR) "
-                                                    "× the largest class (default 0).", show_default=False)] = None,
+    factor: Annotated[Optional[float], typer.Option(help="Synthetic rows per real row (default: one each; 2.5 "
+                                                    "rounds the total). With --balance: every class is brought to "
+                                                    "(1 + FACTOR) × the largest class (default: to the largest "
+                                                    "class).", show_default=False)] = None,
     balance: Annotated[Optional[str], typer.Option(help="A categorical condition (e.g. mineral): add synthetic rows "
                                                    "to every class until it is as large as the largest one.",
                                                    show_default=False)] = None,
@@ -73,7 +74,7 @@ def augment(
     from matgen.cli.show import console
     from matgen.data import read, write
 
-    bounds = parse_bounds(bound or [])
+    bounds = parse_bound_overrides(bound or [])
     ds = read(data)
     if list_bounds:
         from matgen.augment import physics_bounds

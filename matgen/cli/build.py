@@ -11,40 +11,76 @@ from typing import Annotated, Optional
 
 import typer
 
-from matgen.cli.options import Device, Force, OutputH5, Png, Seed
+from matgen.builders.options import (
+    CompositeOptions, EelsOptions, RamanOptions, SpinodalOptions, XrdOptions, default_mean_radius,
+)
+from matgen.cli.options import Force, OutputH5, Png, default_help, show_value
 from matgen.errors import MatgenError
 
 app = typer.Typer(help="Build a dataset from matgen's physics: micrographs with elastic properties, or XRD, "
                        "Raman and EELS spectra with their labels. Same seed, same file.", no_args_is_help=True)
 
-N = Annotated[Optional[int], typer.Option("--n", help="Number of samples (default the dataset's).", show_default=False)]
-Size = Annotated[Optional[int], typer.Option(help="Micrograph side in pixels (default 64).", show_default=False)]
-Points = Annotated[Optional[int], typer.Option(help="Points on the spectrum axis (default the dataset's).", show_default=False)]
-Phases = Annotated[Optional[str], typer.Option(help="Two phases, matrix first, e.g. Al,SiC (see matgen.physics.phases: Al, SiC, Al2O3, pore).", show_default=False)]
-Plane = Annotated[str, typer.Option(help="Elastic state: stress (thin sheet) or strain.")]
+SPINODAL, COMPOSITE, XRD, RAMAN, EELS = SpinodalOptions(), CompositeOptions(), XrdOptions(), RamanOptions(), EelsOptions()
+RANGE_HELP = "Give LOW..HIGH, or one value to fix it"
 
 
-def _range(help_text: str):
-    return Annotated[Optional[str], typer.Option(help=help_text + " Give LOW..HIGH, or one value to fix it.", show_default=False)]
+def _opt(text: str, defaults, name: str, *names: str):
+    """An option whose help ends in the default of field ``name`` of the builder's options ``defaults``."""
+    return typer.Option(*names, help=default_help(text, defaults, name), show_default=False)
 
 
-MeanCompositionRange = _range("Mean order parameter c̄ (dimensionless, |c̄| < 0.577); the SiC area fraction is about (1 + c̄)/2 (default -0.3..0.3).")
-AnnealTimeRange = _range("Cahn–Hilliard anneal time (dimensionless model time; drawn log-uniformly) (default 150..1500).")
-InterfaceWidthRange = _range("Interface width ξ in px (0.5 to size/8); a narrower interface is a deeper quench (default 1..1.5).")
-VolumeFractionRange = _range("Particle area fraction (0 to 0.7) (default 0.05..0.5).")
-MeanRadiusRange = _range("Mean equivalent-disk particle radius in px (default 3..7).")
-AspectRatioRange = _range("Particle long / short axis (≥ 1) (default 1..3).")
-OrientationRange = _range("Mean particle long-axis angle from +x in degrees (default 0..180).")
-TwoThetaRange = _range("2θ range of the axis in degrees (default 10..80).")
-CrystalliteSizeRange = _range("Scherrer crystallite size in nm (log-uniform) (default 30..300).")
-MicrostrainRange = _range("Micro-strain ε (dimensionless) (default 0..0.002).")
-MaxCountsRange = _range("Counts at each pattern's strongest point (log-uniform) (default 5000..50000).")
-ShiftRange = _range("Raman shift range of the axis in cm⁻¹ (default 100..1800).")
-TemperatureRange = _range("Sample temperature in K (default 295..800).")
-StressRange = _range("Stress in GPa, compressive positive (default -1..1).")
-ThicknessRange = _range("Relative thickness t/λ (dimensionless) (default 0.1..2).")
-ResolutionRange = _range("Zero-loss FWHM (energy resolution) in eV (default 0.5..1.5).")
-TotalCountsRange = _range("Electrons per spectrum (log-uniform) (default 1e5..1e7).")
+def _range(text: str, defaults, name: str):
+    return Annotated[Optional[str], _opt(f"{text} {RANGE_HELP}", defaults, name)]
+
+
+def _n(defaults):
+    return Annotated[Optional[int], _opt("Number of samples", defaults, "n", "--n")]
+
+
+def _seed(defaults):
+    return Annotated[Optional[int], _opt("Random seed: the same seed gives the same file", defaults, "seed")]
+
+
+def _size(defaults):
+    return Annotated[Optional[int], _opt("Micrograph side in pixels", defaults, "size")]
+
+
+def _phases(defaults):
+    return Annotated[Optional[str], _opt("Two phases, matrix first (see matgen.physics.phases: Al, SiC, Al2O3, pore)",
+                                         defaults, "phases")]
+
+
+def _plane(defaults):
+    return Annotated[Optional[str], _opt("Elastic state: stress (thin sheet) or strain", defaults, "plane")]
+
+
+def _device(defaults):
+    return Annotated[Optional[str], _opt("Where to simulate: auto (CUDA when available), cpu or cuda", defaults,
+                                         "device")]
+
+
+MeanCompositionRange = _range("Mean order parameter c̄ (dimensionless, |c̄| < 0.577); the SiC area fraction is about "
+                              "(1 + c̄)/2.", SPINODAL, "mean_composition")
+AnnealTimeRange = _range("Cahn–Hilliard anneal time (dimensionless model time; drawn log-uniformly).", SPINODAL,
+                         "anneal_time")
+InterfaceWidthRange = _range("Interface width ξ in px (0.5 to size/8); a narrower interface is a deeper quench.",
+                             SPINODAL, "interface_width_px")
+VolumeFractionRange = _range("Particle area fraction (0 to 0.7).", COMPOSITE, "volume_fraction")
+MeanRadiusRange = Annotated[Optional[str], typer.Option(
+    help=f"Mean equivalent-disk particle radius in px. {RANGE_HELP} (default {show_value(default_mean_radius(64))} "
+         "at 64 px, scaled with --size).", show_default=False)]
+AspectRatioRange = _range("Particle long / short axis (≥ 1).", COMPOSITE, "aspect_ratio")
+OrientationRange = _range("Mean particle long-axis angle from +x in degrees.", COMPOSITE, "orientation_deg")
+TwoThetaRange = _range("2θ range of the axis in degrees.", XRD, "two_theta_deg")
+CrystalliteSizeRange = _range("Scherrer crystallite size in nm (log-uniform).", XRD, "crystallite_size_nm")
+MicrostrainRange = _range("Micro-strain ε (dimensionless).", XRD, "microstrain")
+MaxCountsRange = _range("Counts at each pattern's strongest point (log-uniform).", XRD, "max_counts")
+ShiftRange = _range("Raman shift range of the axis in cm⁻¹.", RAMAN, "shift_cm1")
+TemperatureRange = _range("Sample temperature in K.", RAMAN, "temperature_k")
+StressRange = _range("Stress in GPa, compressive positive.", RAMAN, "stress_gpa")
+ThicknessRange = _range("Relative thickness t/λ (dimensionless).", EELS, "thickness")
+ResolutionRange = _range("Zero-loss FWHM (energy resolution) in eV.", EELS, "resolution_ev")
+TotalCountsRange = _range("Electrons per spectrum (log-uniform).", EELS, "total_counts")
 
 
 def _tuple(text: Optional[str]) -> Optional[tuple[str, ...]]:
@@ -74,15 +110,15 @@ def _run(name: str, output: Path, force: bool, png: bool, **overrides) -> None:
 @app.command()
 def spinodal(
     output: OutputH5,
-    n: N = None,
-    size: Size = None,
-    seed: Seed = 0,
+    n: _n(SPINODAL) = None,
+    size: _size(SPINODAL) = None,
+    seed: _seed(SPINODAL) = None,
     mean_composition: MeanCompositionRange = None,
     anneal_time: AnnealTimeRange = None,
     interface_width: InterfaceWidthRange = None,
-    phases: Phases = None,
-    plane: Plane = "stress",
-    device: Device = "auto",
+    phases: _phases(SPINODAL) = None,
+    plane: _plane(SPINODAL) = None,
+    device: _device(SPINODAL) = None,
     force: Force = False,
     png: Png = True,
 ) -> None:
@@ -94,17 +130,18 @@ def spinodal(
 @app.command()
 def composite(
     output: OutputH5,
-    n: N = None,
-    size: Size = None,
-    seed: Seed = 0,
+    n: _n(COMPOSITE) = None,
+    size: _size(COMPOSITE) = None,
+    seed: _seed(COMPOSITE) = None,
     volume_fraction: VolumeFractionRange = None,
     mean_radius: MeanRadiusRange = None,
     aspect_ratio: AspectRatioRange = None,
     orientation: OrientationRange = None,
-    orientation_spread: Annotated[Optional[float], typer.Option(help="Std of each particle's angle about the sample's, degrees (default 10).", show_default=False)] = None,
-    phases: Phases = None,
-    plane: Plane = "stress",
-    device: Device = "auto",
+    orientation_spread: Annotated[Optional[float], _opt("Std of each particle's angle about the sample's, degrees",
+                                                        COMPOSITE, "orientation_spread_deg")] = None,
+    phases: _phases(COMPOSITE) = None,
+    plane: _plane(COMPOSITE) = None,
+    device: _device(COMPOSITE) = None,
     force: Force = False,
     png: Png = True,
 ) -> None:
@@ -117,13 +154,17 @@ def composite(
 @app.command()
 def xrd(
     output: OutputH5,
-    n: N = None,
-    points: Points = None,
-    seed: Seed = 0,
+    n: _n(XRD) = None,
+    points: Annotated[Optional[int], _opt("Points on the 2θ axis", XRD, "points")] = None,
+    seed: _seed(XRD) = None,
     two_theta: TwoThetaRange = None,
-    phases: Annotated[Optional[str], typer.Option(help="Phases to mix: built-in names (quartz, corundum, calcite, rutile, anatase, hematite, zincite, periclase, halite, silicon, aluminium), a CIF folder or a structures JSON (default quartz,corundum,calcite,rutile).", show_default=False)] = None,
-    wavelength: Annotated[Optional[float], typer.Option(help="X-ray wavelength in Å (default 1.54056, Cu Kα1).", show_default=False)] = None,
-    kalpha2_ratio: Annotated[Optional[float], typer.Option(help="Kα2/Kα1 intensity ratio: 0.5 for an unfiltered Cu tube, 0 for monochromatic (default 0.5).", show_default=False)] = None,
+    phases: Annotated[Optional[str], _opt("Phases to mix: built-in names (quartz, corundum, calcite, rutile, anatase, "
+                                          "hematite, zincite, periclase, halite, silicon, aluminium), a CIF folder or "
+                                          "a structures JSON", XRD, "phases")] = None,
+    wavelength: Annotated[Optional[float], _opt("X-ray wavelength in Å (Cu Kα1: 1.54056)", XRD,
+                                                "wavelength_angstrom")] = None,
+    kalpha2_ratio: Annotated[Optional[float], _opt("Kα2/Kα1 intensity ratio: 0.5 for an unfiltered Cu tube, 0 for "
+                                                   "monochromatic", XRD, "kalpha2_ratio")] = None,
     crystallite_size: CrystalliteSizeRange = None,
     microstrain: MicrostrainRange = None,
     max_counts: MaxCountsRange = None,
@@ -140,14 +181,15 @@ def xrd(
 @app.command()
 def raman(
     output: OutputH5,
-    n: N = None,
-    points: Points = None,
-    seed: Seed = 0,
+    n: _n(RAMAN) = None,
+    points: Annotated[Optional[int], _opt("Points on the Raman-shift axis", RAMAN, "points")] = None,
+    seed: _seed(RAMAN) = None,
     shift: ShiftRange = None,
-    minerals: Annotated[Optional[str], typer.Option(help="Comma-separated phases from matgen.physics.raman (default all in the table).", show_default=False)] = None,
+    minerals: Annotated[Optional[str], typer.Option(help="Comma-separated phases from matgen.physics.raman (default: "
+                                                    "every one with a band on the axis).", show_default=False)] = None,
     temperature: TemperatureRange = None,
     stress: StressRange = None,
-    laser: Annotated[Optional[float], typer.Option(help="Laser wavelength in nm (default 532).", show_default=False)] = None,
+    laser: Annotated[Optional[float], _opt("Laser wavelength in nm", RAMAN, "laser_nm")] = None,
     force: Force = False,
     png: Png = True,
 ) -> None:
@@ -160,12 +202,13 @@ def raman(
 @app.command()
 def eels(
     output: OutputH5,
-    n: N = None,
-    points: Points = None,
-    seed: Seed = 0,
-    offset: Annotated[Optional[float], typer.Option(help="Energy loss of the first channel in eV (default -5).", show_default=False)] = None,
-    dispersion: Annotated[Optional[float], typer.Option(help="eV per channel (default 0.2).", show_default=False)] = None,
-    materials: Annotated[Optional[str], typer.Option(help="Comma-separated materials from matgen.physics.eels (default Al,Si,Mg,SiO2,Al2O3,MgO,graphite,diamond).", show_default=False)] = None,
+    n: _n(EELS) = None,
+    points: Annotated[Optional[int], _opt("Channels", EELS, "points")] = None,
+    seed: _seed(EELS) = None,
+    offset: Annotated[Optional[float], _opt("Energy loss of the first channel in eV", EELS, "offset_ev")] = None,
+    dispersion: Annotated[Optional[float], _opt("eV per channel", EELS, "dispersion_ev")] = None,
+    materials: Annotated[Optional[str], _opt("Comma-separated materials from matgen.physics.eels", EELS,
+                                             "materials")] = None,
     thickness: ThicknessRange = None,
     resolution: ResolutionRange = None,
     total_counts: TotalCountsRange = None,

@@ -127,7 +127,7 @@ def plot(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG to write (default: beside the dataset).")] = None,
     color_by: Annotated[Optional[str], typer.Option(help="Condition that colours the spectra / titles the micrographs.")] = None,
     layout: Annotated[str, typer.Option(help="Spectra: overlay or stack.")] = "overlay",
-    limit: Annotated[Optional[int], typer.Option(help="At most this many rows (default 16 micrographs, 60 spectra).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many rows, picked with --seed (default: a picture's worth: a grid of micrographs, or an overlay of spectra).")] = None,
     seed: Seed = 0,
 ) -> None:
     """Draw a PNG: a grid of micrographs, or the spectra overlaid or stacked, coloured by a condition."""

@@ -93,7 +93,7 @@ def evaluate(
     from matgen.data import read
     from matgen.evaluate import PredictorConfig
     from matgen.evaluate import evaluate as run_evaluation
-    from matgen.evaluate.report import split_synthetic, write_metrics
+    from matgen.evaluate.report import split_synthetic, write_report
 
     if output.exists() and (output / "metrics.json").exists() and not force:
         raise MatgenError(f"{output} already holds metrics.json; pass --force to overwrite it or choose another --output")
@@ -122,7 +122,7 @@ def evaluate(
                                 test_fraction, config, downstream, progress, simulator)
         output.mkdir(parents=True, exist_ok=True)
         pictures = _pictures(result, real, given, label, output)
-    write_metrics(result, output / "metrics.json")
+    write_report(result, output / "metrics.json")
     _print(result, output, pictures)
 
 
@@ -159,8 +159,8 @@ def _fmt(value, digits: int = 3) -> str:
 def _print(result, output: Path, pictures: list[Path]) -> None:
     from rich.table import Table
 
-    from matgen.cli.show import console
     from matgen.cli.progress import print_warnings
+    from matgen.cli.show import console
     from matgen.evaluate.plot import UNIT_KEYS
 
     if result.quality is not None:

@@ -6,7 +6,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from matgen import __version__
 from matgen.cli.augment import augment
 from matgen.cli.campaign import app as campaign_app
 from matgen.cli.data import app as data_app
@@ -16,6 +15,7 @@ from matgen.cli.evaluate import evaluate
 from matgen.cli.sample import TARGET_OPTIONS, interpolate, sample
 from matgen.cli.simulate import simulate
 from matgen.cli.train import train
+from matgen.version import __version__
 
 app = typer.Typer(
     cls=MatgenGroup,

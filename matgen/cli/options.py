@@ -30,6 +30,8 @@ def show_value(value) -> str:
     """A default as --help prints it: numbers with ``g``, ranges as LOW..HIGH, sequences comma-separated."""
     if isinstance(value, bool):
         return "on" if value else "off"
+    if hasattr(value, "low") and hasattr(value, "high"):  # a Range
+        return f"{show_value(value.low)}..{show_value(value.high)}"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (tuple, list)):

@@ -82,10 +82,9 @@ def sample(
         help="A regressor run (matgen train --model regressor) that steers the diffusion sampler towards the targets "
              "of its conditions (regressor guidance); targets of the run's own conditions still condition it. Both "
              "runs must share the data's shape and normalisation and the noise schedule.", show_default=False)] = None,
-    regressor_scale: Annotated[Optional[float], typer.Option(
-        help="Regressor guidance scale s: the pull towards the regressor's targets, whose likelihood width is one "
-             "training standard deviation of each property; 0 = none (default 1 with --regressor).",
-        show_default=False)] = None,
+    regressor_scale: Annotated[float, typer.Option(
+        help="Regressor guidance scale s (with --regressor): the pull towards the regressor's targets, whose likelihood "
+             "width is one training standard deviation of each property; 0 = none.")] = 1.0,
     validate: Annotated[Optional[str], typer.Option(
         help="After sampling, simulate the samples (a simulator name, e.g. elastic, or package.module:function) and "
              "print requested vs achieved per target: median achieved, median |error| in the target's unit, relative "
@@ -99,7 +98,7 @@ def sample(
     from matgen.sample.targets import describe_given
 
     targets = parse_target_args(list(ctx.args), target or [])
-    if regressor_scale is not None and regressor is None:
+    if regressor is None and ctx.get_parameter_source("regressor_scale").name != "DEFAULT":  # given without a regressor
         raise MatgenError("--regressor-scale needs --regressor REG_RUN, a run trained with "
                           "`matgen train DATA.h5 --model regressor --condition NAME -o REG_RUN`")
     if list_targets:
@@ -117,10 +116,9 @@ def sample(
 
     run = load_run(run_dir, device=_device(device))
     simulator = _validator(validate, run) if validate is not None else None
-    scale = 1.0 if regressor_scale is None else regressor_scale
     with progress_bar("sampling") as progress:
         result = sample_run(run, targets, n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
-                            batch_size=batch_size, progress=progress, regressor=regressor, regressor_scale=scale)
+                            batch_size=batch_size, progress=progress, regressor=regressor, regressor_scale=regressor_scale)
     print_warnings(result.warnings)
     write(output, result.dataset)
     console.print(f"[green]sampled[/green] {n} {result.dataset.kind} row(s) → {output} ({result.dataset.attrs['sampler']}"
@@ -136,7 +134,7 @@ def sample(
         if run.kind == "diffusion":
             title += f" · {sampler}, {steps} steps, w = {guidance:g}"
         if regressor is not None:
-            title += f", regressor s = {scale:g}"
+            title += f", regressor s = {regressor_scale:g}"
         console.print(f"picture {plot_samples(result.dataset, output.with_suffix('.png'), title)}", highlight=False)
 
 
@@ -200,8 +198,8 @@ def interpolate(
     """Walk the latent space of a VAE run between two rows: encode both, slerp, decode each point."""
     from matgen.cli.show import console
     from matgen.data import read, write
-    from matgen.sample import interpolate as interpolate_run
     from matgen.runs import load_run
+    from matgen.sample import interpolate as interpolate_run
     from matgen.sample.plot import plot_samples
 
     if output is None:

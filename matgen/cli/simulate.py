@@ -157,14 +157,14 @@ def _print_list(console) -> None:
 def _print_summary(console, sim, evaluation, result) -> None:
     from rich.table import Table
 
-    from matgen.simulators.validate import failure_reasons, summarize
+    from matgen.simulators.validate import failure_reasons, summarize_outputs
 
     table = Table(title=f"{sim.name}: {len(evaluation) - int(evaluation.failed.sum())} of {len(evaluation)} evaluated",
                   title_justify="left")
     for column, justify in (("output", "left"), ("median", "right"), ("min", "right"), ("max", "right"),
                             ("unit", "left")):
         table.add_column(column, justify=justify)
-    for row in summarize(sim.bind(result) if hasattr(sim, "bind") else sim, evaluation):
+    for row in summarize_outputs(sim.bind(result) if hasattr(sim, "bind") else sim, evaluation):
         table.add_row(row.name, f"{row.median:.4g}", f"{row.minimum:.4g}", f"{row.maximum:.4g}", row.unit or "–")
     console.print(table)
     failed = int(evaluation.failed.sum())

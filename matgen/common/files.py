@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import uuid
 from pathlib import Path
@@ -50,21 +51,22 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` ready for strict JSON: NaN as None, numpy scalars as Python numbers, keys as str."""
-    if isinstance(value, float) and value != value:
-        return None
+    """``value`` ready for strict JSON: NaN and inf as None, numpy (or torch) arrays and scalars as Python values,
+    keys as str."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return jsonable(value.item())
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
 def write_json(path: str | os.PathLike, doc, indent: int = 1) -> Path:
-    """Write ``doc`` as indented JSON atomically (NaN written as null, :func:`jsonable`); returns the path."""
-    return write_text_atomic(path, json.dumps(jsonable(doc), indent=indent, ensure_ascii=False) + "\n")
+    """Write ``doc`` as indented strict JSON atomically (NaN and inf written as null, :func:`jsonable`); returns the path."""
+    return write_text_atomic(path, json.dumps(jsonable(doc), indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike, what: str = "file", hint: str = "") -> Any:
@@ -79,7 +81,7 @@ def read_json(path: str | os.PathLike, what: str = "file", hint: str = "") -> An
         raise MatgenError(f"{path}: damaged {what} ({exc}){'; ' + hint if hint else ''}") from None
 
 
-def read_toml(path: str | os.PathLike, hint: str) -> dict:
+def read_toml_table(path: str | os.PathLike, hint: str) -> dict:
     """The table in the TOML file ``path``.
 
     Raises:

@@ -88,7 +88,7 @@ def parse_duration_hours(text: str) -> float | None:
 
 
 @dataclass
-class ConditionSpec:
+class ColumnTyping:
     """How the user wants columns typed: role overrides and forced categorical columns."""
 
     roles: Mapping[str, str] | None = None  # condition name -> role
@@ -97,7 +97,7 @@ class ConditionSpec:
 
 
 def build_conditions(
-    rows: Sequence[Mapping[str, str]], where: Sequence[str], spec: ConditionSpec | None = None
+    rows: Sequence[Mapping[str, str]], where: Sequence[str], spec: ColumnTyping | None = None
 ) -> dict[str, Condition]:
     """Typed conditions from raw text rows.
 
@@ -109,7 +109,7 @@ def build_conditions(
     Raises:
         MatgenError: a numeric column holds text, a role is unknown, or two headers clash.
     """
-    spec = spec or ConditionSpec()
+    spec = spec or ColumnTyping()
     roles = dict(spec.roles or {})
     for name, role in roles.items():
         if role not in ROLES:

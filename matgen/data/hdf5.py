@@ -23,10 +23,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from matgen import __version__
 from matgen.common.files import atomic_path
 from matgen.data.dataset import Axis, Condition, Dataset, concat
 from matgen.errors import MatgenError
+from matgen.version import __version__
 
 FORMAT_NAME = "matgen-dataset"
 FORMAT_VERSION = 1

@@ -16,11 +16,11 @@ Files: :mod:`~matgen.evaluate.spectra` (peaks, peak errors, spectral angle), :mo
 
 from matgen.evaluate.downstream import AugmentFn, DownstreamResult, Task, downstream, fixed_synthetic, split_by_group
 from matgen.evaluate.memorisation import Memorisation, memorisation, nearest_distances
-from matgen.evaluate.micrographs import micrograph_quality, s2_distance, two_point_correlation
+from matgen.evaluate.micrographs import micrograph_quality, s2_distance, s2_maps
 from matgen.evaluate.mmd import median_bandwidth, mmd2_unbiased
 from matgen.evaluate.models import MODELS, PredictorConfig, Predictor, features, fit, score
 from matgen.evaluate.quality import sample_quality, spectra_quality
-from matgen.evaluate.report import EvaluationReport, evaluate, split_synthetic, write_metrics
+from matgen.evaluate.report import EvaluationReport, evaluate, split_synthetic, write_report
 from matgen.evaluate.spectra import PeakErrors, Peaks, find_peaks, peak_errors, spectral_angle_deg, unit_range
 
 __all__ = [
@@ -28,5 +28,5 @@ __all__ = [
     "Predictor", "Task", "downstream", "evaluate", "features", "find_peaks", "fit", "fixed_synthetic",
     "median_bandwidth", "memorisation", "micrograph_quality", "mmd2_unbiased", "nearest_distances", "peak_errors",
     "s2_distance", "sample_quality", "score", "spectra_quality", "spectral_angle_deg", "split_by_group",
-    "split_synthetic", "two_point_correlation", "unit_range", "write_metrics",
+    "split_synthetic", "s2_maps", "unit_range", "write_report",
 ]

@@ -24,7 +24,7 @@ def indicator(ds_or_images, phase: int = 1) -> np.ndarray:
     return (images > 0.5).astype(np.int64) if grey else (images == phase).astype(np.int64)
 
 
-def two_point_correlation(ind: np.ndarray) -> np.ndarray:
+def s2_maps(ind: np.ndarray) -> np.ndarray:
     """(N, H, W) periodic S₂(r) of each 0/1 indicator (N, H, W), origin at [0, 0]."""
     import torch
 
@@ -47,8 +47,8 @@ def radial_profile(s2: np.ndarray) -> np.ndarray:
 
 def s2_distance(real: np.ndarray, synthetic: np.ndarray) -> float:
     """RMS difference of the mean S₂ maps of two indicator stacks (N, H, W) and (M, H, W); 0 for identical sets."""
-    a = two_point_correlation(real).mean(axis=0)
-    b = two_point_correlation(synthetic).mean(axis=0)
+    a = s2_maps(real).mean(axis=0)
+    b = s2_maps(synthetic).mean(axis=0)
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
 

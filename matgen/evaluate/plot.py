@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from matgen.data.plot import pyplot, save_png
 from matgen.data.dataset import Dataset
+from matgen.data.plot import pyplot, save_png
 from matgen.evaluate.downstream import DownstreamResult
 from matgen.evaluate.spectra import class_names, unit_range
 
@@ -51,7 +51,7 @@ def plot_overlays(real: Dataset, synthetic: Dataset, label: str | None, path: st
 
 def plot_micrograph_overlays(real: Dataset, synthetic: Dataset, path: str | Path, title: str = "") -> Path:
     """PNG of four real and four synthetic micrographs above the radially averaged S₂ of both sets."""
-    from matgen.evaluate.micrographs import indicator, radial_profile, two_point_correlation
+    from matgen.evaluate.micrographs import indicator, radial_profile, s2_maps
 
     plt = pyplot()
     fig = plt.figure(figsize=(10, 6))
@@ -63,7 +63,7 @@ def plot_micrograph_overlays(real: Dataset, synthetic: Dataset, path: str | Path
             ax.axis("off")
     ax = fig.add_subplot(3, 1, 3)
     for ds, what, style in ((real, "real", "k-"), (synthetic, "synthetic", "r--")):
-        profile = radial_profile(two_point_correlation(indicator(ds)).mean(0))
+        profile = radial_profile(s2_maps(indicator(ds)).mean(0))
         ax.plot(np.arange(len(profile)) * (ds.pixel_size or 1.0), profile, style, label=what)
     ax.set_xlabel(f"r ({real.pixel_unit if real.pixel_size else 'px'})")
     ax.set_ylabel("S₂(r)")

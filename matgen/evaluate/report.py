@@ -3,21 +3,19 @@
 :func:`evaluate` is what ``matgen evaluate`` calls. It takes real rows and synthetic rows made
 beforehand (a separate file, or the synthetic rows of an augmented file), and/or augmenters that are
 run inside the downstream protocol on every training split (the honest way: the synthetic data
-never sees the test groups). It returns an :class:`EvaluationReport`; :func:`write_metrics` stores it
+never sees the test groups). It returns an :class:`EvaluationReport`; :func:`write_report` stores it
 as JSON (NaN as null), atomically.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from matgen.common.files import write_text_atomic
+from matgen.common.files import write_json
 from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
@@ -136,23 +134,8 @@ def _adherence(real: Dataset, synthetic: Dataset, label: str, model: PredictorCo
     return _score(predictor, synthetic, task, model)
 
 
-def jsonable(value):
-    """``value`` with numpy scalars and arrays as Python values and NaN/inf as None (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def write_metrics(evaluation: EvaluationReport | dict, path: str | Path) -> Path:
+def write_report(evaluation: EvaluationReport | dict, path: str | Path) -> Path:
     """Write the evaluation (or any dict of metrics) to ``path`` as indented JSON, atomically."""
     data = evaluation.to_dict() if isinstance(evaluation, EvaluationReport) else evaluation
-    return write_text_atomic(path, json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n")
+    return write_json(path, data, indent=2)
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from matgen import __version__
 from matgen.common.files import write_text_atomic
 from matgen.common.records import to_record
 from matgen.errors import MatgenError
 from matgen.nets.embeddings import ConditionSpec
 from matgen.runs.files import CONFIG, RunFiles
 from matgen.runs.normalisation import DataSpec
+from matgen.version import __version__
 
 RUN_FORMAT = "matgen-run"
 RUN_FORMAT_VERSION = 1

@@ -86,7 +86,8 @@ class RunFiles:
         """Remove the weights, metrics and checkpoints of an earlier run (before training afresh here)."""
         self.weights.unlink(missing_ok=True)
         self.metrics.unlink(missing_ok=True)
-        shutil.rmtree(self.checkpoint, ignore_errors=True)
+        for folder in (self.checkpoint, self.old_checkpoint):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def is_complete(run_dir: str | os.PathLike) -> bool:

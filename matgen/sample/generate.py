@@ -25,7 +25,6 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from matgen import __version__
 from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
 from matgen.data.dataset import Axis, Condition, Dataset
@@ -35,6 +34,7 @@ from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
 from matgen.runs import Run, condition_matrix, from_network, load_run, to_network
 from matgen.sample import regressor as steering
 from matgen.sample.targets import TargetValue, resolve_targets, split_targets
+from matgen.version import __version__
 
 
 #: The sigma grid each sampler uses by default: first-order ancestral/DDIM steps on the training

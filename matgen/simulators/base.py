@@ -44,6 +44,13 @@ class Output:
     low: float | None = None
     high: float | None = None
 
+    def condition(self, values, simulator: str = ""):
+        """The (N,) values of this output as a continuous ``property`` condition with its unit and description."""
+        from matgen.data import Condition
+
+        description = self.description or f"computed by simulator '{simulator}'"
+        return Condition(np.asarray(values, dtype=np.float64), unit=self.unit, role="property", description=description)
+
     def outside(self, value: float) -> bool:
         """True when ``value`` lies outside [low, high] (an impossible target)."""
         return (self.low is not None and value < self.low) or (self.high is not None and value > self.high)
@@ -122,6 +129,11 @@ class Simulator:
     def check(self, samples) -> None:
         """Raise a MatgenError when ``samples`` as a whole cannot be simulated (wrong kind, shape); before any work."""
         check_kind(self, samples)
+
+    def conditions(self, values) -> dict:
+        """Output name -> (N,) values as dataset conditions (continuous ``property``, with unit and description),
+        in the order of :attr:`outputs`."""
+        return {o.name: o.condition(values[o.name], self.name) for o in self.outputs}
 
     def infeasible(self, targets: dict[str, float]) -> str | None:
         """Why these targets (output name -> value in its unit) cannot all be reached, or None.

@@ -427,9 +427,7 @@ def with_properties(samples, simulator, evaluation: Evaluation):
     conditions = dict(samples.conditions)
     failed = evaluation.failed
     for o in simulator.outputs:
-        description = o.description or f"computed by simulator '{simulator.name}'"
-        values = np.where(failed, np.nan, evaluation.properties[o.name])
-        conditions[o.name] = Condition(values, unit=o.unit, role="property", description=description)
+        conditions[o.name] = o.condition(np.where(failed, np.nan, evaluation.properties[o.name]), simulator.name)
     conditions["simulation_error"] = Condition.from_labels(
         [e or None for e in evaluation.errors], role="meta",
         description=f"why simulator '{simulator.name}' could not evaluate the row (unknown: evaluated)")

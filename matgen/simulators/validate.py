@@ -102,7 +102,7 @@ class OutputSummary:
     evaluated: int
 
 
-def summarize(simulator, evaluation: Evaluation) -> list[OutputSummary]:
+def summarize_outputs(simulator, evaluation: Evaluation) -> list[OutputSummary]:
     """Median, min and max of each output over the evaluated rows."""
     rows = []
     for o in simulator.outputs:

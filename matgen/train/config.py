@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from matgen.common.files import read_toml as read_toml_file
+from matgen.common.files import read_toml_table
 from matgen.common.records import from_record
 from matgen.errors import MatgenError
 
@@ -138,4 +138,4 @@ def read_toml(path: str | Path) -> TrainConfig:
     Raises:
         MatgenError: the file is missing, not TOML, or names an unknown option.
     """
-    return TrainConfig.from_dict(read_toml_file(path, "give a run.toml with training options"), where=str(path))
+    return TrainConfig.from_dict(read_toml_table(path, "give a run.toml with training options"), where=str(path))

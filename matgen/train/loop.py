@@ -26,6 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from matgen.common.device import resolve_device
 from matgen.common.files import file_sha256
+from matgen.common.progress import Progress, no_progress
 from matgen.data import read
 from matgen.data.dataset import Dataset
 from matgen.data.split import split
@@ -38,7 +39,6 @@ from matgen.runs.metrics import read_metrics, write_metrics
 from matgen.runs.tensors import save_tensors
 from matgen.train.config import TrainConfig
 from matgen.train.plan import plan
-from matgen.common.progress import Progress, no_progress
 
 
 @dataclass
@@ -126,7 +126,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, config: TrainConfig) -> tuple[float, str | None]:
+def validate(model: nn.Module, x: torch.Tensor, cond: torch.Tensor, config: TrainConfig) -> tuple[float, str | None]:
     """Return (validation loss, warning) with fixed noise, so successive values compare.
 
     The loss is the model kind's ``validation_loss`` (diffusion and regressor: the training
@@ -287,7 +287,7 @@ class _Loop:
                     row = {"step": done, "loss": acc[0] / acc[1], "val_loss": None, "lr": lr,
                            "samples_per_s": round(seen / max(now - clock, 1e-9), 2)}
                     if evaluate_now:
-                        row["val_loss"], warning = evaluate(self.ema.module, x_val, c_val, c)
+                        row["val_loss"], warning = validate(self.ema.module, x_val, c_val, c)
                         if warning and last:
                             self.warnings.append(warning)
                     rows.append(row)

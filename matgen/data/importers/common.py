@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from matgen.data.conditions import ConditionSpec, NamePattern, file_column, read_table
+from matgen.data.conditions import ColumnTyping, NamePattern, file_column, read_table
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
 
@@ -103,12 +103,12 @@ class ConditionSource:
             self.table = Path(self.table)
 
 
-def spec_with_pattern(spec: ConditionSpec | None, source: ConditionSource) -> ConditionSpec:
+def spec_with_pattern(spec: ColumnTyping | None, source: ConditionSource) -> ColumnTyping:
     """The user's condition spec plus the name pattern's ``{field:duration}`` fields."""
-    spec = spec or ConditionSpec()
+    spec = spec or ColumnTyping()
     pattern = NamePattern(source.name_pattern).durations if source.name_pattern else []
     durations = tuple(dict.fromkeys([*spec.durations, *pattern]))
-    return ConditionSpec(roles=spec.roles, categorical=spec.categorical, durations=durations)
+    return ColumnTyping(roles=spec.roles, categorical=spec.categorical, durations=durations)
 
 
 def conditions_for_files(

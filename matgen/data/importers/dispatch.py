@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from matgen.data.conditions import ConditionSpec
+from matgen.common.progress import Progress, no_progress
+from matgen.data.conditions import ColumnTyping
 from matgen.data.hdf5 import append as append_rows
 from matgen.data.hdf5 import write
-from matgen.common.progress import Progress, no_progress
 from matgen.data.importers.common import ConditionSource, ImportResult
 from matgen.data.importers.images import IMAGE_EXTENSIONS, import_images
 from matgen.data.importers.spectra import import_spectra, spectrum_readers
@@ -40,8 +40,8 @@ class ImportOptions:
     def condition_source(self) -> ConditionSource:
         return ConditionSource(table=self.table, file_column=self.file_column, name_pattern=self.name_pattern)
 
-    def condition_spec(self) -> ConditionSpec:
-        return ConditionSpec(roles=self.roles, categorical=self.categorical)
+    def condition_spec(self) -> ColumnTyping:
+        return ColumnTyping(roles=self.roles, categorical=self.categorical)
 
 
 def guess_kind(inputs: Sequence[str | Path]) -> str:

@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from matgen.common.progress import Progress, no_progress
-from matgen.data.conditions import ConditionSpec, build_conditions
+from matgen.data.conditions import ColumnTyping, build_conditions
 from matgen.data.dataset import Condition, Dataset
 from matgen.data.importers.common import (
     BadFiles, ConditionSource, ImportResult, conditions_for_files, find_files, row_id,
@@ -88,7 +88,7 @@ class LoadedImage:
 def import_images(
     inputs: Sequence[str | Path],
     source: ConditionSource = ConditionSource(),
-    spec: ConditionSpec | None = None,
+    spec: ColumnTyping | None = None,
     tile: int | None = None,
     resize: tuple[int, int] | None = None,
     image_type: str = "auto",

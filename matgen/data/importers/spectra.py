@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from matgen.common.progress import Progress, no_progress
-from matgen.data.conditions import ConditionSpec, build_conditions, split_name_unit
+from matgen.data.conditions import ColumnTyping, build_conditions, split_name_unit
 from matgen.data.dataset import KIND_AXES, SPECTRUM_KINDS, Axis, Dataset
 from matgen.data.importers.common import (
     BadFiles, ConditionSource, ImportResult, conditions_for_files, find_files, row_id,
@@ -227,13 +227,13 @@ def _condition_rows(records, file_rows: dict[Path, tuple[dict[str, str], str]]) 
     return rows, where
 
 
-def _meta_roles(records, spec: ConditionSpec | None) -> ConditionSpec:
+def _meta_roles(records, spec: ColumnTyping | None) -> ColumnTyping:
     """``spec`` with role ``meta`` added for positions and acquisition metadata (user roles win)."""
-    spec = spec or ConditionSpec()
+    spec = spec or ColumnTyping()
     positions = {k for _, r in records for k in r.position}
     metadata = {k for _, r in records for k in r.metadata if k in META_KEYS}
     meta = {split_name_unit(c)[0]: "meta" for c in positions | metadata}
-    return ConditionSpec(roles={**meta, **dict(spec.roles or {})}, categorical=spec.categorical,
+    return ColumnTyping(roles={**meta, **dict(spec.roles or {})}, categorical=spec.categorical,
                          durations=spec.durations)
 
 
@@ -241,7 +241,7 @@ def import_spectra(
     inputs: Sequence[str | Path],
     kind: str | None = None,
     source: ConditionSource = ConditionSource(),
-    spec: ConditionSpec | None = None,
+    spec: ColumnTyping | None = None,
     axis_range: tuple[float, float] | None = None,
     points: int | None = None,
     axis_unit: str | None = None,

@@ -26,17 +26,19 @@ from torch import nn
 from matgen.errors import MatgenError
 
 
-def _discover() -> dict[str, type]:
+def discover(path, package: str) -> dict[str, type]:
+    """kind name -> model class of every module in the package ``package`` (folder ``path``) that defines
+    ``MODEL``, ordered by the classes' ``listing_order``."""
     kinds = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        model = getattr(importlib.import_module(f"{__name__}.{info.name}"), "MODEL", None)
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        model = getattr(importlib.import_module(f"{package}.{info.name}"), "MODEL", None)
         if model is not None:
             kinds[model.kind] = model
     return dict(sorted(kinds.items(), key=lambda item: item[1].listing_order))
 
 
 #: kind name -> model class, in the order ``matgen train --help`` lists them.
-MODEL_KINDS: dict[str, type] = _discover()
+MODEL_KINDS: dict[str, type] = discover(__path__, __name__)
 
 
 def model_class(kind: str) -> type:
