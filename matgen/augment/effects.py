@@ -170,12 +170,12 @@ ZLP_BAND = 1e-3
 def zero_loss_cut(energy_loss_ev: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """(L,) the zero-loss peak cut out between the minima beside it (0 elsewhere), as
     :func:`matgen.physics.eels.thickness_log_ratio` cuts it; None when the axis has no zero-loss peak."""
-    from matgen.physics.eels.analysis import _zero_loss_bounds
+    from matgen.physics.eels.analysis import zero_loss_bounds
 
     if not (energy_loss_ev[0] < 0 < energy_loss_ev[-1]):
         return None
     try:
-        left, right = _zero_loss_bounds(energy_loss_ev, y, 2.0)
+        left, right = zero_loss_bounds(energy_loss_ev, y, 2.0)
     except MatgenError:
         return None
     zlp = np.zeros_like(y)

@@ -36,7 +36,7 @@ def _moving_average(y: np.ndarray, width: int) -> np.ndarray:
     return np.convolve(padded, np.ones(width) / width, mode="valid")
 
 
-def _zero_loss_bounds(x: np.ndarray, y: np.ndarray, search_ev: float) -> tuple[int, int]:
+def zero_loss_bounds(x: np.ndarray, y: np.ndarray, search_ev: float) -> tuple[int, int]:
     """First and last channel of the ZLP: from its top (climbed to from the highest channel with
     |E| ≤ search_ev, so a slightly miscalibrated axis still works) out to the first minima."""
     near = np.flatnonzero(np.abs(x) <= search_ev)
@@ -70,7 +70,7 @@ def thickness_log_ratio(energy_loss_ev, spectrum, zlp_window_ev: tuple[float, fl
     out = []
     for row in y:
         if zlp_window_ev is None:
-            left, right = _zero_loss_bounds(x, row, zero_search_ev)
+            left, right = zero_loss_bounds(x, row, zero_search_ev)
             i0 = np.sum((row * widths)[left: right + 1])
         else:
             i0 = np.sum((row * widths)[(x >= zlp_window_ev[0]) & (x <= zlp_window_ev[1])])
@@ -89,7 +89,7 @@ def plasmon_peak_ev(energy_loss_ev, spectrum, zero_search_ev: float = 2.0, smoot
     width = max(3, int(round(smooth_ev / np.mean(np.diff(x)))))
     out = []
     for row in y:
-        _, right = _zero_loss_bounds(x, row, zero_search_ev)
+        _, right = zero_loss_bounds(x, row, zero_search_ev)
         smooth = _moving_average(row, width)
         peak = right + int(np.argmax(smooth[right:]))
         lo, hi = peak, peak
