@@ -63,7 +63,21 @@ def check_campaign(config: CampaignConfig, simulator=None) -> Context:
             raise MatgenError(f"the data holds {name} in {cond.unit or 'no unit'} but simulator '{sim.name}' returns "
                               f"it in {o.unit or 'no unit'}; convert one of them")
     check_feasible(sim, targets)
+    if config.physics_guidance is not None:
+        check_physics(config, probe)
     return Context(sim, {n: outputs[n].unit for n in targets})
+
+
+def check_physics(config: CampaignConfig, probe) -> None:
+    """The physics-guidance simulator has a differentiable form for the data and returns at least one target."""
+    from matgen.sample.physics import physics_simulator
+
+    phases = max(2, int(probe.signals.max()) + 1) if probe.signal_type == "labels" else None
+    simulator = physics_simulator(config.physics_guidance, probe.kind, phases)
+    steered = [name for name in config.targets if name in {o.name for o in simulator.outputs}]
+    if not steered:
+        raise MatgenError(f"physics_guidance '{simulator.name}' returns none of the targets "
+                          f"({', '.join(config.targets)}); it returns {', '.join(o.name for o in simulator.outputs)}")
 
 
 def probe_data(config: CampaignConfig):
@@ -86,7 +100,8 @@ def probe_data(config: CampaignConfig):
 
 
 def check_conditions(config: CampaignConfig, targets: Mapping[str, Target], probe) -> None:
-    """Every target must be a continuous condition of the model (or of the regressor)."""
+    """Every target must be a continuous condition of the model (or of the regressor), or -- with physics
+    guidance -- an output of the physics simulator, which then steers it alone."""
     from matgen.runs import check_fits, model_class, read_config
     from matgen.sample.targets import valid_targets
 
@@ -108,12 +123,23 @@ def check_conditions(config: CampaignConfig, targets: Mapping[str, Target], prob
         reg = read_config(config.regressor).model
         specs += list(reg.conditions)
         names += [s.name for s in reg.conditions]
+    steered = physics_outputs(config)
     for name in targets:
-        if name not in names:
+        if name not in names and name not in steered:
             valid = valid_targets(specs) if specs else ", ".join(names) or "none"
-            raise MatgenError(f"unknown target '{name}': not a condition of the model; it takes: {valid}")
+            also = f"; physics guidance by {config.physics_guidance} steers {', '.join(steered)}" if steered else ""
+            raise MatgenError(f"unknown target '{name}': not a condition of the model; it takes: {valid}{also}")
         if name in probe.conditions and probe.conditions[name].is_categorical:
             raise MatgenError(f"target '{name}' is categorical; a campaign target is a number the simulator returns")
+
+
+def physics_outputs(config: CampaignConfig) -> list[str]:
+    """The outputs of the physics-guidance simulator ([] without physics guidance)."""
+    if config.physics_guidance is None:
+        return []
+    from matgen.simulators import get_simulator
+
+    return [o.name for o in get_simulator(config.physics_guidance).outputs]
 
 
 def check_feasible(simulator, targets: Mapping[str, Target]) -> None:

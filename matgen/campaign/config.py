@@ -38,6 +38,7 @@ from matgen.campaign.targets import parse_targets
 from matgen.common.files import read_toml_table
 from matgen.common.records import from_record
 from matgen.errors import MatgenError
+from matgen.sample.options import DEFAULTS as SAMPLING
 
 
 @dataclass
@@ -60,6 +61,8 @@ class CampaignConfig:
     guidance: float = 0.0  # classifier-free guidance weight (0: the conditional model alone)
     regressor: str | None = None  # a regressor run for regressor guidance (optional)
     regressor_scale: float = 1.0  # its guidance scale
+    physics_guidance: str | None = None  # a simulator with a differentiable form (elastic) steering the sampler
+    physics_scale: float = SAMPLING.physics_scale  # its strength: Gauss-Newton steps per denoiser call (0: off)
     bound_margin: float = 0.05  # a bound ">= b" is sampled at b (1 + margin) (see matgen.campaign.targets)
     steer: float = 1.0  # gain of the correction of each round's request by the last round's median miss (0: off)
     simulator: Any = "elastic"  # built-in name, "package.module:function", an argv list with {input}/{output}, or a callable
@@ -128,6 +131,7 @@ class CampaignConfig:
         if self.sampler not in SAMPLERS:
             raise MatgenError(f"unknown sampler '{self.sampler}'; choose from {', '.join(SAMPLERS)}")
         numbers = {"guidance": (self.guidance, 0.0), "regressor_scale": (self.regressor_scale, 0.0),
+                   "physics_scale": (self.physics_scale, 0.0),
                    "bound_margin": (self.bound_margin, 0.0), "steer": (self.steer, 0.0)}
         for name, (value, low) in numbers.items():
             if not _real(value) or value < low:

@@ -248,17 +248,30 @@ class Steps:
 
         c = self.config
         run = load_run(model, device=resolve_device(c.device))
-        given = None
+        given, physics = None, {}
         if targets is not None:
             given = sampling_targets(targets, trained_ranges(self._specs(run.conditions)), c.bound_margin, n, offsets)
+            if c.physics_guidance is not None and c.physics_scale > 0:
+                physics = dict(physics=c.physics_guidance, physics_scale=c.physics_scale,
+                               physics_targets=self._physics_intervals(n))
         result = sample(run, given, n=n, sampler=c.sampler, steps=c.steps,
                         guidance=c.guidance if guidance is None else guidance, seed=seed, progress=progress,
-                        regressor=c.regressor if targets is not None else None, regressor_scale=c.regressor_scale)
+                        regressor=c.regressor if targets is not None else None, regressor_scale=c.regressor_scale,
+                        **physics)
         for warning in result.warnings:
             self.log(f"{prefix}: warning: {warning}")
         ds = result.dataset
         ds.ids = np.asarray([f"{prefix}-{i:04d}" for i in range(len(ds))], dtype=object)
         return ds
+
+    def _physics_intervals(self, n: int) -> dict:
+        """Output name -> Interval of the targets physics guidance steers (those its simulator returns)."""
+        from matgen.sample.physics import Interval
+        from matgen.simulators import get_simulator
+
+        outputs = {o.name for o in get_simulator(self.config.physics_guidance).outputs}
+        return {name: Interval.of(*t.physics_interval(self.config.bound_margin), n)
+                for name, t in self.config.targets.items() if name in outputs}
 
     def _relabel(self, path: Path, r: int, candidates, evaluation, data: Path) -> None:
         """data.h5 of round r: the data so far plus every evaluated candidate with its achieved properties."""

@@ -130,6 +130,22 @@ class Target:
                 goal = trained[0]
         return np.full(n, goal)
 
+    def physics_interval(self, margin: float = 0.05) -> tuple[float, float, float]:
+        """(low, high, tolerance) that physics guidance steers towards (:mod:`matgen.sample.physics`).
+
+        value: exactly the value, within its tolerance; range: its central half, within a quarter
+        of its width; bound: the bound moved ``margin`` x |bound| into the admissible side, one-sided.
+        """
+        if self.kind == "value":
+            return self.value, self.value, max(self.high - self.value, 1e-12)
+        if self.kind == "range":
+            quarter = 0.25 * (self.high - self.low)
+            return self.low + quarter, self.high - quarter, max(quarter, 1e-12)
+        step = max(margin * abs(self.centre), 1e-12)
+        if self.kind == "min":
+            return self.low + step, math.inf, step
+        return -math.inf, self.high - step, step
+
     def describe(self, unit: str = "") -> str:
         """``density 2.95 ± 1% g/cm3``, ``modulus >= 150 GPa``, ``modulus 140..160 GPa``."""
         u = f" {unit}" if unit else ""

@@ -19,6 +19,7 @@ import typer
 from matgen.cli.options import Device, Force, OptionalOutputH5, Png, RunDir, SampleSeed
 from matgen.cli.progress import print_warnings
 from matgen.errors import MatgenError
+from matgen.sample.options import DEFAULTS
 
 #: Context settings of `matgen sample`: let --target-NAME VALUE through to ctx.args.
 TARGET_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -65,13 +66,15 @@ def sample(
     run_dir: RunDir,
     output: OptionalOutputH5 = None,
     target: Annotated[Optional[List[str]], typer.Option(help=TARGET_HELP, show_default=False)] = None,
-    n: Annotated[int, typer.Option("-n", "--n", help="Number of samples.")] = 16,
-    sampler: Annotated[str, typer.Option(help="Diffusion sampler: ddpm, ddim, dpmpp-2m or heun (a VAE decodes prior draws).")] = "dpmpp-2m",
-    steps: Annotated[int, typer.Option(help="Sampler steps (network calls: 1 per step, 2 for heun).")] = 30,
+    n: Annotated[int, typer.Option("-n", "--n", help="Number of samples.")] = DEFAULTS.n,
+    sampler: Annotated[str, typer.Option(help="Diffusion sampler: ddpm, ddim, dpmpp-2m or heun (a VAE decodes prior "
+                                         "draws).")] = DEFAULTS.sampler,
+    steps: Annotated[int, typer.Option(help="Sampler steps (network calls: 1 per step, 2 for heun).")] = DEFAULTS.steps,
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w: 0 = conditional model alone, "
-                                            "larger = follow the targets more closely.")] = 0.0,
-    seed: SampleSeed = 0,
-    batch_size: Annotated[int, typer.Option(help="Samples per network call (does not change the samples).")] = 64,
+                                            "larger = follow the targets more closely.")] = DEFAULTS.guidance,
+    seed: SampleSeed = DEFAULTS.seed,
+    batch_size: Annotated[int, typer.Option(help="Samples per network call (does not change the "
+                                                 "samples).")] = DEFAULTS.batch_size,
     device: Device = "auto",
     png: Png = False,
     grey: Annotated[bool, typer.Option("--grey", help="Label-map runs: also write OUTPUT-grey.h5, the soft maps in "
@@ -84,7 +87,15 @@ def sample(
              "runs must share the data's shape and normalisation and the noise schedule.", show_default=False)] = None,
     regressor_scale: Annotated[float, typer.Option(
         help="Regressor guidance scale s (with --regressor): the pull towards the regressor's targets, whose likelihood "
-             "width is one training standard deviation of each property; 0 = none.")] = 1.0,
+             "width is one training standard deviation of each property; 0 = none.")] = DEFAULTS.regressor_scale,
+    physics_guidance: Annotated[Optional[str], typer.Option(
+        help="A simulator with a differentiable form (elastic) that steers the sampler towards the targets of its "
+             "outputs at every step (physics-constrained generation): e.g. --target-modulus-x 146 for a stiffness "
+             "the model alone misses. A target may be an output only, not a condition of the run.",
+        show_default=False)] = None,
+    physics_scale: Annotated[float, typer.Option(
+        help="Physics guidance strength: Gauss-Newton steps towards the targets per denoiser call (0 = none; 1 meets "
+             "the linearised targets at each call; more over-relaxes).")] = DEFAULTS.physics_scale,
     validate: Annotated[Optional[str], typer.Option(
         help="After sampling, simulate the samples (a simulator name, e.g. elastic, or package.module:function) and "
              "print requested vs achieved per target: median achieved, median |error| in the target's unit, relative "
@@ -98,6 +109,9 @@ def sample(
     from matgen.sample.targets import describe_given
 
     targets = parse_target_args(list(ctx.args), target or [])
+    if physics_guidance is None and ctx.get_parameter_source("physics_scale").name != "DEFAULT":
+        raise MatgenError("--physics-scale needs --physics-guidance SIMULATOR (a simulator with a differentiable form, "
+                          "e.g. elastic)")
     if regressor is None and ctx.get_parameter_source("regressor_scale").name != "DEFAULT":  # given without a regressor
         raise MatgenError("--regressor-scale needs --regressor REG_RUN, a run trained with "
                           "`matgen train DATA.h5 --model regressor --condition NAME -o REG_RUN`")
@@ -118,7 +132,8 @@ def sample(
     simulator = _validator(validate, run) if validate is not None else None
     with progress_bar("sampling") as progress:
         result = sample_run(run, targets, n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
-                            batch_size=batch_size, progress=progress, regressor=regressor, regressor_scale=regressor_scale)
+                            batch_size=batch_size, progress=progress, regressor=regressor, regressor_scale=regressor_scale,
+                            physics=physics_guidance, physics_scale=physics_scale)
     print_warnings(result.warnings)
     write(output, result.dataset)
     console.print(f"[green]sampled[/green] {n} {result.dataset.kind} row(s) → {output} ({result.dataset.attrs['sampler']}"
@@ -135,6 +150,8 @@ def sample(
             title += f" · {sampler}, {steps} steps, w = {guidance:g}"
         if regressor is not None:
             title += f", regressor s = {regressor_scale:g}"
+        if physics_guidance is not None:
+            title += f", {physics_guidance} guidance {physics_scale:g}"
         console.print(f"picture {plot_samples(result.dataset, output.with_suffix('.png'), title)}", highlight=False)
 
 

@@ -17,7 +17,7 @@ The code is ours rather than diffusers' schedulers: a sampler here is one pure f
 paper's update, with no state kept between calls (see samplers.py for the full rationale).
 """
 
-from matgen.generative.guidance import classifier_free_guidance, regressor_guidance
+from matgen.generative.guidance import classifier_free_guidance, constraint_guidance, regressor_guidance
 from matgen.generative.objectives import (
     PREDICTIONS,
     diffusion_loss,
@@ -56,6 +56,7 @@ __all__ = [
     "SCHEDULES",
     "alpha_bar_from_sigma",
     "classifier_free_guidance",
+    "constraint_guidance",
     "cosine_alpha_bar",
     "diffusion_loss",
     "get_sampler",

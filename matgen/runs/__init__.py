@@ -19,11 +19,11 @@ from matgen.runs.conditions import condition_matrix, condition_specs
 from matgen.runs.config import ModelConfig, RunConfig, read_config, write_config
 from matgen.runs.files import RunFiles, is_complete
 from matgen.runs.kinds import MODEL_KINDS, build_model, model_class
-from matgen.runs.normalisation import DataSpec, check_fits, describe_data, from_network, to_network
+from matgen.runs.normalisation import DataSpec, check_fits, describe_data, from_network, soft_signals, to_network
 from matgen.runs.run import Run, load_run
 
 __all__ = [
     "DataSpec", "MODEL_KINDS", "ModelConfig", "Run", "RunConfig", "RunFiles", "build_model", "check_fits",
     "condition_matrix", "condition_specs", "describe_data", "from_network", "is_complete", "load_run", "model_class",
-    "read_config", "to_network", "write_config",
+    "read_config", "soft_signals", "to_network", "write_config",
 ]

@@ -20,6 +20,7 @@ Condition columns are in :mod:`matgen.runs.conditions`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -150,6 +151,26 @@ def from_network(x: np.ndarray, spec: DataSpec, grey: bool = False) -> np.ndarra
     if spec.norm == "log-max":
         u = np.expm1(np.clip(u, 0.0, None) * np.log1p(LOG_MAX_K)) / LOG_MAX_K
     return u.astype(np.float32)
+
+
+def soft_signals(x, spec: DataSpec):
+    """The differentiable inverse of :func:`to_network` before any rounding, for a torch x (B, C, *shape).
+
+    Label maps and grey micrographs give (B, [C,] H, W) values in [0, 1] (for two-phase label maps:
+    the soft phase-1 field phi, which :func:`from_network` thresholds at 0.5); spectra give the
+    relative intensities (B, L) cropped to the training length, as :func:`from_network` does.
+    """
+    import torch
+
+    u = ((x + 1.0) / 2.0).clamp(0.0, 1.0) if spec.norm in ("labels", "grey") else (x + 1.0) / 2.0
+    if not spec.stored_channels:
+        u = u[:, 0]
+    if spec.norm in ("labels", "grey"):
+        return u
+    u = u[:, : spec.length]
+    if spec.norm == "log-max":
+        u = torch.expm1(u.clamp_min(0.0) * math.log1p(LOG_MAX_K)) / LOG_MAX_K
+    return u
 
 
 def check_fits(ds: Dataset, data: DataSpec, where: str) -> None:

@@ -5,13 +5,30 @@
     >>> result.dataset                       # 16 micrographs with density = 2.9 g/cm3 as a condition
     >>> result.warnings                      # e.g. a target outside the training range
 
-:mod:`~matgen.sample.targets` turns names and values into the condition matrix;
-:mod:`~matgen.sample.generate` runs the samplers (and VAE interpolation); :mod:`~matgen.sample.plot`
-draws the PNG.
+:mod:`~matgen.sample.options` holds the defaults (torch-free); :mod:`~matgen.sample.targets` turns
+names and values into the condition matrix; :mod:`~matgen.sample.generate` runs the samplers (and
+VAE interpolation); :mod:`~matgen.sample.regressor` and :mod:`~matgen.sample.physics` steer them
+(regressor guidance; a simulator's differentiable form); :mod:`~matgen.sample.plot` draws the PNG.
+
+Importing this package is cheap (the command line reads :data:`~matgen.sample.options.DEFAULTS` at
+start-up): the sampling code and torch load on first use of its functions.
 """
 
-from matgen.sample.generate import DEFAULT_SPACING, SampleResult, interpolate, sample
-from matgen.sample.targets import describe_target, option_name, resolve_targets, valid_targets
+from matgen.sample.options import DEFAULTS, SampleOptions
 
-__all__ = ["DEFAULT_SPACING", "SampleResult", "describe_target", "interpolate", "option_name", "resolve_targets",
-           "sample", "valid_targets"]
+__all__ = ["DEFAULTS", "DEFAULT_SPACING", "SampleOptions", "SampleResult", "describe_target", "interpolate",
+           "option_name", "resolve_targets", "sample", "valid_targets"]
+
+_LAZY = {"DEFAULT_SPACING": "matgen.sample.generate", "SampleResult": "matgen.sample.generate",
+         "interpolate": "matgen.sample.generate", "sample": "matgen.sample.generate",
+         "describe_target": "matgen.sample.targets", "option_name": "matgen.sample.targets",
+         "resolve_targets": "matgen.sample.targets", "valid_targets": "matgen.sample.targets"}
+
+
+def __getattr__(name: str):
+    """The sampling functions, imported (with torch) on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'matgen.sample' has no attribute {name!r}")

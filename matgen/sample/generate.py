@@ -25,15 +25,20 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from matgen.common.files import jsonable
 from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
 from matgen.generative import get_sampler, per_sample_noise, sampling_sigmas
 from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
+from matgen.nets.embeddings import ConditionSpec
 from matgen.runs import Run, condition_matrix, from_network, load_run, to_network
 from matgen.sample import regressor as steering
-from matgen.sample.targets import TargetValue, resolve_targets, split_targets
+from matgen.sample.options import DEFAULTS
+from matgen.sample.physics import Interval, physics_guided, physics_simulator
+from matgen.sample.physics import check_scale as check_physics_scale
+from matgen.sample.targets import TargetValue, resolve_targets, split_targets, target_column
 from matgen.version import __version__
 
 
@@ -64,17 +69,20 @@ def _run(run: Run | str | os.PathLike, device: str | None) -> Run:
 def sample(
     run: Run | str | os.PathLike,
     targets: Mapping[str, TargetValue] | None = None,
-    n: int = 16,
-    sampler: str = "dpmpp-2m",
-    steps: int = 30,
-    guidance: float = 0.0,
-    seed: int = 0,
-    batch_size: int = 64,
+    n: int = DEFAULTS.n,
+    sampler: str = DEFAULTS.sampler,
+    steps: int = DEFAULTS.steps,
+    guidance: float = DEFAULTS.guidance,
+    seed: int = DEFAULTS.seed,
+    batch_size: int = DEFAULTS.batch_size,
     device: str | None = None,
     spacing: str | None = None,
     progress: Progress = no_progress,
     regressor: Run | str | os.PathLike | None = None,
-    regressor_scale: float = 1.0,
+    regressor_scale: float = DEFAULTS.regressor_scale,
+    physics=None,
+    physics_scale: float = DEFAULTS.physics_scale,
+    physics_targets: Mapping[str, Interval] | None = None,
 ) -> SampleResult:
     """Return n samples of a trained run for the given targets (NaN / absent = not conditioned).
 
@@ -94,10 +102,19 @@ def sample(
             the targets of its conditions; the targets of the run's own conditions still go to
             its condition encoder (and classifier-free guidance). A target may be in both.
         regressor_scale: regressor guidance scale s (0: unsteered); see :mod:`matgen.sample.regressor`.
+        physics: a simulator with a differentiable form (a name such as ``elastic``, or the object)
+            that steers the sampler towards the targets of its outputs (:mod:`matgen.sample.physics`);
+            a target may be an output only (then it is not a condition of the model) or both.
+        physics_scale: multiple of the Gauss-Newton step towards the targets at each denoiser call
+            (0: unguided, exactly; 1: the linearised targets met at each call; the default
+            over-relaxes, see :mod:`matgen.sample.physics`).
+        physics_targets: output name -> :class:`~matgen.sample.physics.Interval` (per-sample low,
+            high, tolerance) instead of the targets' values (a campaign's ranges and bounds).
 
     Raises:
         MatgenError: unknown target names or categories (listing the valid ones), a bad sampler
-            or step count, a regressor run that does not fit the run, or a regressor for a VAE run.
+            or step count, a regressor run that does not fit the run, a regressor or physics
+            guidance for a VAE run, or a simulator without a differentiable form.
     """
     run = _run(run, device)
     if run.kind == "regressor":
@@ -109,6 +126,13 @@ def sample(
     if regressor is not None:
         regressor_scale = steering.check_scale(regressor_scale)
         reg = steering.load_regressor(regressor, run)
+    phys, intervals, physical = None, {}, {}
+    if physics is not None:
+        if run.kind == "vae":
+            raise MatgenError(f"physics guidance steers a diffusion sampler; {run.path} is a vae run")
+        physics_scale = check_physics_scale(physics_scale)
+        phys = physics_simulator(physics, run.data.kind, run.data.n_phases if run.data.norm == "labels" else None)
+        targets, intervals, physical = _physics_targets(run, reg, phys, targets, physics_targets, n)
     values, steer_values, warnings = _resolve(run, reg, targets, n)
     model = run.model.eval()
     p = next(model.parameters())
@@ -144,6 +168,8 @@ def sample(
                 guided = denoiser
                 if steer_values is not None:
                     guided = steering.steered(denoiser, reg, steer_values[idx], regressor_scale)
+                if phys is not None:
+                    guided = physics_guided(guided, phys, run.data, intervals, idx, physics_scale)
                 x = sampler_fn(guided, x, sigmas, cond, generator=gens, callback=callback)
             out.append(x.float().cpu().numpy())
     x = np.concatenate(out)  # (n, C, *S)
@@ -154,6 +180,13 @@ def sample(
         provenance.update(regressor_run=str(Path(reg.path).resolve()), regressor_sha256=reg.weights_sha256,
                           regressor_scale=regressor_scale)
         specs, roles, values = _with_steered(run, reg, values, steer_values)
+    if phys is not None:
+        provenance.update(physics=phys.name, physics_scale=physics_scale, physics_targets=json.dumps(jsonable(
+            {k: [float(np.min(v.low)), float(np.max(v.high))] for k, v in intervals.items()})))  # open end: null
+        specs += [ConditionSpec(name, unit=phys.output(name).unit) for name in physical]
+        roles = {**roles, **{name: "property" for name in physical}}
+        if physical:
+            values = np.concatenate([values, np.stack(list(physical.values()), 1)], axis=1)
     ids = [f"sample-{seed + i}" for i in range(n)]
     sources = [f"matgen sample {run.path} seed {seed + i}" for i in range(n)]
     rows = dict(ids=ids, sources=sources, seed=seed, provenance=provenance, specs=specs, roles=roles)
@@ -190,6 +223,33 @@ def _with_steered(run: Run, reg: Run, values: np.ndarray,
                                   for k in extra}}
     steer_values = np.full((len(values), len(reg.conditions)), np.nan) if steer_values is None else steer_values
     return specs, roles, np.concatenate([values, steer_values[:, extra]], axis=1)
+
+
+def _physics_targets(run: Run, reg: Run | None, simulator, targets: Mapping[str, TargetValue] | None,
+                     given: Mapping | None, n: int) -> tuple[dict, dict, dict]:
+    """Split off the targets the simulator steers: (targets left for the model and regressor, output name ->
+    Interval, output name -> (n,) requested values of the outputs that are no condition of either run)."""
+    outputs = {o.name: o for o in simulator.outputs}
+    conditions = {s.name for s in run.conditions} | ({s.name for s in reg.conditions} if reg is not None else set())
+    left, intervals, physical = {}, {}, {}
+    for raw_name, value in (targets or {}).items():
+        name = raw_name.replace("-", "_")
+        if name in outputs and given is None:
+            column = target_column(ConditionSpec(name, unit=outputs[name].unit), value, n)
+            intervals[name] = Interval.around(column)
+            if name not in conditions:
+                physical[name] = column
+        if name in conditions or name not in outputs:
+            left[raw_name] = value  # the model's (or an unknown name: resolve_targets names the valid ones)
+    for name, interval in (given or {}).items():
+        if name not in outputs:
+            raise MatgenError(f"'{name}' is not an output of simulator '{simulator.name}'; it returns "
+                              f"{', '.join(outputs)}")
+        intervals[name] = interval
+    if not intervals:
+        raise MatgenError(f"physics guidance by '{simulator.name}' needs a target among its outputs: "
+                          f"{', '.join(outputs)}")
+    return left, intervals, physical
 
 
 def interpolate(

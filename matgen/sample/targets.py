@@ -65,6 +65,11 @@ def _number(spec: ConditionSpec, text) -> float:
     return value
 
 
+def target_column(spec: ConditionSpec, value: TargetValue, n: int) -> np.ndarray:
+    """The (n,) requested values of a continuous target: a number for all, or a range spread over the samples."""
+    return _continuous(spec, value, n)[0]
+
+
 def _continuous(spec: ConditionSpec, value: TargetValue, n: int) -> tuple[np.ndarray, list[float]]:
     """Return the (n,) column and the end points to range-check."""
     value = split_range(value) or value

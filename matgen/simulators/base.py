@@ -130,6 +130,11 @@ class Simulator:
         """Raise a MatgenError when ``samples`` as a whole cannot be simulated (wrong kind, shape); before any work."""
         check_kind(self, samples)
 
+    #: A differentiable form, or None: ``differentiable(signals)`` takes a torch tensor of the samples'
+    #: signals in their dataset units (soft maps in [0, 1] for label maps) and returns output name ->
+    #: (B,) torch tensor with gradients (physics-guided sampling, :mod:`matgen.sample.physics`).
+    differentiable = None
+
     def conditions(self, values) -> dict:
         """Output name -> (N,) values as dataset conditions (continuous ``property``, with unit and description),
         in the order of :attr:`outputs`."""

@@ -177,6 +177,18 @@ class ElasticSimulator(Simulator):
         if not (len(shape) == 3 or (len(shape) == 4 and shape[1] == 1)):
             raise MatgenError(f"simulator 'elastic' needs one label or grey map per sample, (N, H, W); got {shape}")
 
+    def differentiable(self, phi) -> dict:
+        """Output name -> (B,) torch tensor with its gradient, for soft phase-1 fields phi (B, H, W) in [0, 1]
+        (:func:`matgen.physics.elastic.soft_properties`: one forward solve, no second one for the gradient)."""
+        import torch
+
+        from matgen.physics.elastic import soft_properties
+
+        if phi.dim() == 4 and phi.shape[1] == 1:
+            phi = phi[:, 0]
+        tol = 1e-5 if phi.dtype == torch.float32 else 1e-8  # float32 CG does not go much below 1e-6
+        return soft_properties(phi, self.phases or DEFAULT_PHASES, self.plane, tol=tol, max_iter=300)
+
     def properties(self, label_maps) -> dict[str, np.ndarray]:
         """(B,) float64 per output of (B, H, W) label maps given as a torch tensor (on any device): how a
         builder labels the micrographs it makes (then :meth:`conditions` turns them into dataset conditions)."""

@@ -1,0 +1,135 @@
+"""Physics-guided sampling: the differentiable elastic simulator steers a sampler towards property targets.
+
+Known answers: the effective stiffness's gradient matches finite differences; a linear constraint
+is met exactly by one Gauss-Newton step; a density target moves the phase fraction where the rule
+of mixtures puts it; scale 0 is unguided sampling, exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from matgen.builders import build
+from matgen.cli.main import app
+from matgen.data import read, write
+from matgen.errors import MatgenError
+from matgen.generative import constraint_guidance
+from matgen.physics.elastic import homogenize, soft_properties
+from matgen.physics.phases import phase_by_name
+from matgen.sample import sample
+from matgen.sample.physics import Interval, interval_residuals
+from matgen.train import TrainConfig, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+NET = {"base_channels": 8, "channel_mults": [1, 2], "time_dim": 32}
+RHO = (phase_by_name("Al").density_g_cm3, phase_by_name("SiC").density_g_cm3)
+
+
+@pytest.mark.parametrize("name", ["modulus_x", "modulus_y", "modulus", "shear_modulus", "density", "phase_fraction"])
+def test_the_soft_moduli_have_the_gradient_finite_differences_give(name):
+    """One forward solve gives d(property)/d phi(x) = eps_i . (C1 - C0) eps_j / N (no second solve)."""
+    phi = torch.rand(2, 10, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    value = soft_properties(phi, tol=1e-12, max_iter=2000)[name]
+    (grad,) = torch.autograd.grad(value.sum(), phi)
+    h = 1e-5
+    for b, i, j in [(0, 3, 4), (1, 7, 2), (0, 9, 9)]:
+        up, down = phi.detach().clone(), phi.detach().clone()
+        up[b, i, j] += h
+        down[b, i, j] -= h
+        fd = (soft_properties(up, tol=1e-12, max_iter=2000)[name][b] - soft_properties(down, tol=1e-12, max_iter=2000)[name][b]) / (2 * h)
+        assert float(grad[b, i, j]) == pytest.approx(float(fd), rel=1e-6, abs=1e-12)
+
+
+def test_on_label_maps_the_soft_form_is_the_homogenization():
+    labels = (torch.rand(3, 12, 12, generator=torch.Generator().manual_seed(1)) > 0.6).long()
+    exact, soft = homogenize(labels, tol=1e-10), soft_properties(labels.double(), tol=1e-10)
+    assert torch.allclose(soft["modulus_x"], exact.youngs_x_gpa, rtol=1e-8)
+    assert torch.allclose(soft["modulus"], exact.youngs_mean_gpa, rtol=1e-8)
+    assert torch.allclose(soft["density"], exact.density_g_cm3, rtol=1e-12)
+
+
+def test_one_gauss_newton_step_meets_linear_constraints_and_scale_zero_is_the_denoiser():
+    w = torch.randn(2, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    goal = torch.tensor([1.0, -2.0], dtype=torch.float64)
+
+    def denoiser(x, sigma, cond):
+        return 0.5 * x
+
+    x = torch.randn(3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    guided = constraint_guidance(denoiser, lambda x0: x0 @ w.T - goal, scale=1.0, damping=0.0)
+    assert torch.allclose(guided(x, torch.ones(3), None) @ w.T, goal.expand(3, 2))
+    half = constraint_guidance(denoiser, lambda x0: x0 @ w.T - goal, scale=0.5, damping=0.0)(x, torch.ones(3), None)
+    assert torch.allclose(half @ w.T - goal, 0.5 * ((0.5 * x) @ w.T - goal))  # half the residual left
+    assert constraint_guidance(denoiser, lambda x0: x0 @ w.T, scale=0.0)(x, torch.ones(3), None).equal(0.5 * x)
+
+
+def test_interval_residuals_are_one_sided_outside_and_zero_inside():
+    values = torch.tensor([1.0, 5.0, 12.0])
+    r = interval_residuals(values, torch.tensor(4.0), torch.tensor(10.0), torch.tensor(2.0))
+    assert r.tolist() == [-1.5, 0.0, 1.0]
+    assert interval_residuals(values, torch.tensor(-np.inf), torch.tensor(np.inf), torch.tensor(1.0)).tolist() == [0, 0, 0]
+    target = Interval.around([100.0, 200.0])
+    assert target.scale.tolist() == [1.0, 2.0] and target.low.tolist() == target.high.tolist() == [100.0, 200.0]
+
+
+@pytest.fixture(scope="module")
+def unconditional(tmp_path_factory):
+    """A tiny unconditional diffusion model of 16 x 16 composites (20 steps): it knows nothing of density."""
+    folder = tmp_path_factory.mktemp("physics")
+    data = write(folder / "c.h5", build("composite", n=48, size=16, seed=0))
+    train(data, TrainConfig(conditions=(), net="tiny", net_options=NET, steps=20, batch_size=16, lr=2e-3,
+                            warmup_steps=2, eval_every=10, log_every=10, device="cpu"), folder / "run")
+    train(data, TrainConfig(model="vae", conditions=(), net="tiny", steps=2, batch_size=16, device="cpu"),
+          folder / "vae")
+    return folder
+
+
+@pytest.mark.parametrize("density", [2.80, 2.95])
+def test_guidance_towards_a_density_puts_the_phase_fraction_where_the_rule_of_mixtures_does(unconditional, density):
+    run = unconditional / "run"
+    want = (density - RHO[0]) / (RHO[1] - RHO[0])
+    free = sample(run, {"density": density}, n=8, steps=8, seed=0, physics="elastic", physics_scale=0.0)
+    guided = sample(run, {"density": density}, n=8, steps=8, seed=0, physics="elastic", physics_scale=1.0)
+    fraction = guided.dataset.signals.reshape(8, -1).mean(1)
+    assert abs(np.median(fraction) - want) < 0.02
+    assert abs(np.median(free.dataset.signals.reshape(8, -1).mean(1)) - want) > 0.08
+    assert guided.dataset.conditions["density"].values.tolist() == [density] * 8  # the request, recorded
+    assert guided.dataset.attrs["physics"] == "elastic" and guided.dataset.attrs["physics_scale"] == 1.0
+
+
+def test_scale_zero_is_unguided_sampling_exactly(tmp_path):
+    """The campaign tests' conditional run: physics guidance at scale 0 changes no pixel."""
+    data = write(tmp_path / "s.h5", build("spinodal", n=48, size=16, seed=0, anneal_time="150..300"))
+    train(data, TrainConfig(conditions=("density",), net="tiny", net_options=NET, steps=20, batch_size=16, lr=2e-3,
+                            warmup_steps=2, eval_every=10, log_every=10, device="cpu"), tmp_path / "run")
+    plain = sample(tmp_path / "run", {"density": 2.9}, n=4, steps=6, seed=3)
+    zero = sample(tmp_path / "run", {"density": 2.9}, n=4, steps=6, seed=3, physics="elastic", physics_scale=0.0)
+    assert np.array_equal(plain.dataset.signals, zero.dataset.signals)
+
+
+def test_bad_physics_guidance_is_a_clear_error(unconditional):
+    run = unconditional / "run"
+    with pytest.raises(MatgenError, match="simulator 'raman-bands' has no differentiable form.*use one that has: elastic"):
+        sample(run, {"density": 2.9}, n=2, steps=2, physics="raman-bands")
+    with pytest.raises(MatgenError, match="needs a target among its outputs: phase_fraction, modulus"):
+        sample(run, None, n=2, steps=2, physics="elastic")
+    with pytest.raises(MatgenError, match="unknown target 'hardness'"):
+        sample(run, {"density": 2.9, "hardness": 3}, n=2, steps=2, physics="elastic")
+    with pytest.raises(MatgenError, match="physics scale must be a number >= 0"):
+        sample(run, {"density": 2.9}, n=2, steps=2, physics="elastic", physics_scale=-1.0)
+    with pytest.raises(MatgenError, match="physics guidance steers a diffusion sampler; .* is a vae run"):
+        sample(unconditional / "vae", {"density": 2.9}, n=2, physics="elastic")
+
+
+def test_cli_samples_with_physics_guidance_and_refuses_a_scale_without_it(unconditional, tmp_path):
+    out = tmp_path / "g.h5"
+    result = CliRunner().invoke(app, ["sample", str(unconditional / "run"), "--target-density", "2.95", "-n", "3",
+                                      "--steps", "6", "--physics-guidance", "elastic", "--physics-scale", "1",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read(out).attrs["physics"] == "elastic" and read(out).conditions["density"].unit == "g/cm3"
+    bad = CliRunner().invoke(app, ["sample", str(unconditional / "run"), "--physics-scale", "2", "-o", str(out)])
+    assert bad.exit_code == 2 and "--physics-scale needs --physics-guidance" in bad.output
