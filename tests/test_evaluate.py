@@ -387,3 +387,32 @@ def test_metrics_json_is_strict_json_with_nan_as_null(tmp_path):
     path = write_report({"a": float("nan"), "b": np.float32(1.5), "c": [np.int64(2), math.inf]}, tmp_path / "m.json")
     assert json.loads(path.read_text()) == {"a": None, "b": 1.5, "c": [2, None]}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left
+
+
+def test_speckle_index_counts_pixels_in_small_periodic_islands():
+    from matgen.evaluate.morphology import speckle_index
+
+    stripes = np.zeros((1, 8, 8), int)
+    stripes[0, :, :4] = 1  # two bands: no island
+    specks = stripes.copy()
+    specks[0, 2, 6] = 1  # one isolated pixel of phase 1
+    specks[0, 5, 1] = 0  # and one of phase 0
+    edge = np.zeros((1, 8, 8), int)
+    edge[0, 0, 0] = edge[0, 0, 7] = 1  # a 2-pixel island across the periodic edge
+    big = np.zeros((1, 8, 8), int)
+    big[0, 2:4, 2:4] = 1  # a 4-pixel particle is no speck
+    assert speckle_index(stripes).tolist() == [0.0] and speckle_index(specks).tolist() == [2 / 64]
+    assert speckle_index(edge).tolist() == [2 / 64] and speckle_index(big).tolist() == [0.0]
+
+
+def test_morphology_ratio_is_zero_for_a_copy_and_about_one_for_a_fresh_draw_of_the_same_process():
+    from matgen.builders import build
+    from matgen.evaluate.morphology import morphology
+
+    train = build("composite", n=80, size=32, seed=0).signals
+    fresh = build("composite", n=20, size=32, seed=9).signals
+    noise = (np.random.default_rng(0).random((20, 32, 32)) < 0.35).astype(np.uint8)
+    assert morphology(train[:5], train)["s2_ratio_median"] == pytest.approx(0.0, abs=1e-9)
+    ratio = morphology(fresh, train)["s2_ratio_median"]
+    assert 0.5 < ratio < 2.0 and morphology(noise, train)["s2_ratio_median"] > 2 * ratio
+    assert morphology(noise, train)["speckle_mean"] > 10 * morphology(fresh, train)["speckle_mean"]
