@@ -155,7 +155,13 @@ def test_a_two_round_campaign_trains_samples_simulates_relabels_finetunes_and_re
         assert (c / name).is_file(), name
     assert not (c / "rounds" / "01" / "run").exists()  # round 1 samples the first model
     assert report.status == "done" and report.reason.startswith("ran all 2 round(s)")
-    assert [s.name for s in seen] == ["nearest training", "unguided", "round 1", "round 2"]
+    assert [s.name for s in seen] == ["nearest training", "unguided", "random search", "round 1", "round 2"]
+    random = read(c / "baselines" / "random" / "candidates.h5")  # the builder's own parameters, another seed
+    assert len(random) == 6 and random.ids[0] == "random-0000" and random.attrs["builder"] == "spinodal"
+    assert report.baselines["nearest"].new_hits == 0  # its hits are training rows, not new designs
+    assert all(s.new_hits == s.hits for s in report.rounds)  # the rounds' hits are all new and distinct
+    shape = report.rounds[0].morphology
+    assert shape["s2_ratio"] > 0 and 0 <= shape["speckle"] <= 1 and 0 <= shape["speckle_train"] <= 1
     targets = parse_targets(TARGETS)
     doc = json.loads((c / "report.json").read_text())
     assert doc["total_hits"] == sum(r["hits"] for r in doc["rounds"]) and doc["simulator_calls"] == 12

@@ -57,8 +57,10 @@ def test_demo_runs_a_campaign_and_the_lab_pipeline_end_to_end(tmp_path):
     assert composite.signals.shape == (24, 24, 24) and {"density", "modulus_x"} <= set(composite.conditions)
     report = json.loads((campaign / "report.json").read_text())
     assert report["status"] == "done" and len(report["rounds"]) == 2 and report["simulator_calls"] == 8
-    assert set(report["baselines"]) == {"nearest", "unguided"} and set(report["targets"]) == {"density", "modulus_x"}
-    for text in ("nearest training", "unguided", "round 1", "round 2", "hit rate", "error modulus_x", "report.json"):
+    assert set(report["baselines"]) == {"nearest", "unguided", "random"} and set(report["targets"]) == {"density", "modulus_x"}
+    assert all(json.loads(read(campaign / "rounds" / f"{r:02d}" / "candidates.h5").attrs["physics_targets"]) for r in (1, 2))
+    for text in ("nearest training", "unguided", "random search", "round 1", "round 2", "hit rate", "error modulus_x",
+                 "report.json"):
         assert text in result.output.replace("\n", ""), text
     for name in ("errors.png", "scatter.png"):
         assert (campaign / name).stat().st_size > 1000

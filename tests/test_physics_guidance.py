@@ -66,6 +66,29 @@ def test_one_gauss_newton_step_meets_linear_constraints_and_scale_zero_is_the_de
     assert constraint_guidance(denoiser, lambda x0: x0 @ w.T, scale=0.0)(x, torch.ones(3), None).equal(0.5 * x)
 
 
+def test_a_smooth_metric_meets_the_same_constraints_with_a_smoother_step():
+    """Stepping in the metric of a Gaussian smoother G: J G^2 J^T (J G^2 J^T)^-1 r = r still, but the change is smooth."""
+    from matgen.sample.physics import gaussian_smoother
+
+    w = torch.randn(2, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    goal = torch.tensor([0.5, -1.0], dtype=torch.float64)
+
+    def residuals(x0):
+        return torch.einsum("bchw,kchw->bk", x0, w) - goal
+
+    x = torch.zeros(2, 1, 12, 12, dtype=torch.float64)
+    plain = constraint_guidance(lambda x, s, c: x, residuals, 1.0, damping=0.0)(x, torch.ones(2), None)
+    smooth = constraint_guidance(lambda x, s, c: x, residuals, 1.0, damping=0.0,
+                                 smoother=gaussian_smoother(1.0))(x, torch.ones(2), None)
+    for out in (plain, smooth):
+        assert torch.allclose(residuals(out), torch.zeros(2, 2, dtype=torch.float64), atol=1e-9)
+
+    def roughness(field):  # neighbour differences over the field's own size: 0 for a constant, ~4 for noise
+        return float(((field - field.roll(1, -1)).pow(2).sum() + (field - field.roll(1, -2)).pow(2).sum()) / field.pow(2).sum())
+
+    assert roughness(smooth) < 0.5 * roughness(plain)
+
+
 def test_interval_residuals_are_one_sided_outside_and_zero_inside():
     values = torch.tensor([1.0, 5.0, 12.0])
     r = interval_residuals(values, torch.tensor(4.0), torch.tensor(10.0), torch.tensor(2.0))

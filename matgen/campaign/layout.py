@@ -12,6 +12,8 @@ each file either complete or absent)::
       baselines/nearest/       the training samples nearest to the targets: candidates.h5, store/,
                                results.json, summary.json
       baselines/unguided/      unguided samples of the first model: the same files
+      baselines/random/        random search: fresh samples of the built-in dataset (a builder's
+                               own parameters drawn at random), when the campaign has a builder
       rounds/01/               round 1: run/ (the model it sampled from, fine-tuned on the data
                                so far; absent in round 1, which samples the first model),
                                candidates.h5, store/ (simulator results, batch by batch),
@@ -38,7 +40,7 @@ STATE = "state.json"
 LOG = "log.txt"
 REPORT = "report.json"
 PICTURES = {"errors": "errors.png", "scatter": "scatter.png", "best": "best.png"}
-BASELINES = ("nearest", "unguided")
+BASELINES = ("nearest", "unguided", "random")
 
 
 class StepFiles:

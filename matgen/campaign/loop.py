@@ -37,7 +37,7 @@ from typing import Callable, Mapping
 from matgen.campaign import state as st
 from matgen.campaign.checks import Context, check_campaign
 from matgen.campaign.config import CampaignConfig, read_campaign_config
-from matgen.campaign.layout import BASELINES, Layout
+from matgen.campaign.layout import Layout
 from matgen.campaign.report import CampaignReport, Summary
 from matgen.campaign.state import CampaignStatus, status
 from matgen.campaign.steps import Steps, assemble_report, draw_pictures
@@ -156,9 +156,8 @@ class Campaign:
         model = steps.first_model(data)
         data_spec = read_config(model).data
         x_train = steps.train_reference(data, data_spec)
-        if self.config.baselines:
-            for name in BASELINES:
-                on_summary(steps.baseline(name, model, data, data_spec, x_train))
+        for name in steps.baseline_names():
+            on_summary(steps.baseline(name, model, data, data_spec, x_train))
         sizes = self.config.round_sizes()
         summaries: list[Summary] = []
         outcome = ("done", "")

@@ -21,7 +21,8 @@ from matgen.campaign.report import CampaignReport
 from matgen.campaign.targets import Target
 from matgen.data.plot import pyplot, save_png
 
-BASELINE_STYLE = {"nearest": ("nearest training", "tab:gray", "s"), "unguided": ("unguided", "tab:brown", "^")}
+BASELINE_STYLE = {"nearest": ("nearest training", "tab:gray", "s"), "unguided": ("unguided", "tab:brown", "^"),
+                  "random": ("random search", "tab:olive", "v")}
 
 
 def plot_errors(report: CampaignReport, path: str | Path) -> Path:

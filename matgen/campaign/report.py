@@ -6,10 +6,15 @@ A *summary* condenses one set of simulated candidates against the targets
     hit rate        hits / candidates (a failed candidate is a miss)
     median error    per target, the median relative error over the evaluated candidates
     best            the candidate ranked first: hits first, then by its largest relative error
+    new hits        hits that are new designs: no exact copy of a row of the data so far (the
+                    nearest-training baseline's hits are training rows: 0 new) nor of another hit
     diversity       the mean pairwise RMS distance of the candidates' signals as the network sees
                     them (:mod:`matgen.evaluate.diversity`), beside the same measure for as many
                     training samples (diversity_train); unique_fraction counts signals that are
                     not an exact copy of another candidate
+    morphology      micrographs only (:mod:`matgen.evaluate.morphology`): the median two-point
+                    distance to the nearest training micrograph over the data's own, and the
+                    share of pixels in specks (islands of at most 2 px) beside the training data's
 
 Hits, errors and the ranking come from one :func:`~matgen.campaign.targets.score_candidates` per set of
 candidates, which feeds both the per-candidate rows (results.json) and the summary.
@@ -47,6 +52,8 @@ class Summary:
     unique_fraction: float = 1.0  # candidates that are no exact copy of another
     failures: dict = field(default_factory=dict)  # reason -> count (the five commonest)
     seconds: float = 0.0  # wall time of the round
+    new_hits: int | None = None  # hits that are new designs: no copy of a row of the data so far, nor of each other
+    morphology: dict | None = None  # micrographs: s2_ratio (median), speckle (mean), speckle_train (evaluate.morphology)
 
     @property
     def hit_rate(self) -> float:
@@ -83,9 +90,11 @@ def candidate_rows(ids, scores: Scores, achieved: Mapping[str, np.ndarray], fail
 
 
 def summarize(name: str, round_: int, ids, scores: Scores, achieved: Mapping[str, np.ndarray], failures,
-              x: np.ndarray | None = None, x_train: np.ndarray | None = None, seconds: float = 0.0) -> Summary:
+              x: np.ndarray | None = None, x_train: np.ndarray | None = None, seconds: float = 0.0,
+              new_hits: int | None = None, morphology: dict | None = None) -> Summary:
     """The Summary of N candidates scored by ``scores``: ``achieved`` output -> (N,) (NaN = failed), ``failures``
-    (N,) reasons ('' = evaluated), ``x`` (N, D) their signals in network units and ``x_train`` (M, D) training ones."""
+    (N,) reasons ('' = evaluated), ``x`` (N, D) their signals in network units and ``x_train`` (M, D) training
+    ones; ``new_hits`` and ``morphology`` as the caller measured them (module docstring)."""
     failures = np.asarray(failures, dtype=object)
     failed = failures != ""
     n = len(failures)
@@ -100,7 +109,8 @@ def summarize(name: str, round_: int, ids, scores: Scores, achieved: Mapping[str
     return Summary(name, round_, n, int((~failed).sum()), int(failed.sum()), int(hit.sum()), median, best,
                    mean_pairwise_distance(x) if x is not None else None,
                    mean_pairwise_distance(x_train) if x_train is not None else None,
-                   unique_fraction(x) if x is not None else 1.0, dict(reasons.most_common(5)), float(seconds))
+                   unique_fraction(x) if x is not None else 1.0, dict(reasons.most_common(5)), float(seconds),
+                   new_hits, morphology)
 
 
 @dataclass
@@ -152,14 +162,15 @@ def _number(value: float) -> str:
 def table(report: CampaignReport) -> tuple[list[str], list[list[str]]]:
     """(columns, rows) of the per-round table: the baselines first, then each round.
 
-    Columns: round, candidates, evaluated, failed, hits, hit rate, the median relative error of
-    each target, diversity (relative to the training data's) and the best candidate with its values.
+    Columns: round, candidates, evaluated, failed, hits, hit rate, new hits, the median relative
+    error of each target, diversity (relative to the training data's), morphology and the best
+    candidate with its values.
     """
     names = list(report.targets)
     units = {n: report.units.get(n, "") for n in names}
-    columns = ["round", "candidates", "evaluated", "failed", "hits", "hit rate"]
+    columns = ["round", "candidates", "evaluated", "failed", "hits", "hit rate", "new hits"]
     columns += [f"error {n}" for n in names]
-    columns += ["diversity", "best: " + ", ".join(f"{n} ({units[n]})" if units[n] else n for n in names)]
+    columns += ["diversity", "S₂ distance · specks", "best: " + ", ".join(f"{n} ({units[n]})" if units[n] else n for n in names)]
     rows = []
     for summary in list(report.baselines.values()) + list(report.rounds):
         best = "–"
@@ -171,7 +182,9 @@ def table(report: CampaignReport) -> tuple[list[str], list[list[str]]]:
             diversity = f"{summary.diversity / summary.diversity_train:.2f}× train"
         elif summary.diversity is not None:
             diversity = f"{summary.diversity:.3g}"
+        m = summary.morphology
+        shape = "–" if m is None else f"{m['s2_ratio']:.2f}× · {_pct(m['speckle'])} (data {_pct(m['speckle_train'])})"
         rows.append([summary.name, str(summary.candidates), str(summary.evaluated), str(summary.failed),
-                     str(summary.hits), _pct(summary.hit_rate)]
-                    + [_pct(summary.median_error.get(n)) for n in names] + [diversity, best])
+                     str(summary.hits), _pct(summary.hit_rate), "–" if summary.new_hits is None else str(summary.new_hits)]
+                    + [_pct(summary.median_error.get(n)) for n in names] + [diversity, shape, best])
     return columns, rows

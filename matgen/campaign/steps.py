@@ -34,9 +34,10 @@ from matgen.campaign.requests import sampling_targets, steering_offsets, trained
 from matgen.campaign.targets import Target, score_candidates
 from matgen.common.files import atomic_path, write_json
 from matgen.common.progress import Progress, labelled
+from matgen.evaluate.diversity import new_distinct
 
 ROUND_SEED_STRIDE = 100_000
-BASELINE_TITLES = {"nearest": "nearest training", "unguided": "unguided"}
+BASELINE_TITLES = {"nearest": "nearest training", "unguided": "unguided", "random": "random search"}
 
 
 class Steps:
@@ -45,12 +46,21 @@ class Steps:
     def __init__(self, config: CampaignConfig, layout: Layout, context: Context, progress: Progress):
         self.config, self.layout, self.context, self.progress = config, layout, context, progress
         self._regressor_specs: list | None = None
+        self._signals: dict[Path, np.ndarray] = {}
 
     def set_state(self, status: str, reason: str, round_: int, phase: str) -> None:
         st.set_state(self.layout, status, reason, round_, phase)
 
     def log(self, message: str) -> None:
         st.log(self.layout, message)
+
+    def signals(self, path: Path) -> np.ndarray:
+        """The signals of the dataset file ``path`` (read once)."""
+        if path not in self._signals:
+            from matgen.data import read
+
+            self._signals[path] = read(path).signals
+        return self._signals[path]
 
     # --- the starting point ------------------------------------------------------------------
 
@@ -124,8 +134,11 @@ class Steps:
         return evaluation
 
     def _evaluate(self, files: StepFiles, name: str, round_: int, candidates, sampled: dict, evaluation,
-                  data_spec, x_train: np.ndarray, t0: float) -> Summary:
-        """results.json and summary.json of ``candidates`` (each once, from one scoring); returns the summary."""
+                  data_spec, x_train: np.ndarray, data: Path, t0: float) -> Summary:
+        """results.json and summary.json of ``candidates`` (each once, from one scoring); returns the summary.
+
+        New hits are counted against ``data`` (the data so far), morphology against the starting data.
+        """
         from matgen.runs import to_network
 
         L, targets = self.layout, self.config.targets
@@ -136,14 +149,32 @@ class Steps:
             "candidates": candidate_rows(ids, scored(), evaluation().properties, evaluation().errors, sampled)}))
         if files.summary.is_file():
             return Summary.from_dict(st.read_record(files.summary))
+        hit = scored().hit & ~evaluation().failed
         summary = summarize(name, round_, ids, scored(), evaluation().properties, evaluation().errors,
-                            to_network(candidates.signals, data_spec), x_train, time.perf_counter() - t0)
+                            to_network(candidates.signals, data_spec), x_train, time.perf_counter() - t0,
+                            new_distinct(candidates.signals, self.signals(data), hit), self._morphology(candidates))
         write_json(files.summary, summary.to_dict())
         self.log(f"{name}: {summary.evaluated}/{summary.candidates} evaluated, {summary.failed} failed, "
                  f"{summary.hits} hit(s)")
         return summary
 
+    def _morphology(self, candidates) -> dict | None:
+        """Two-point distance and specks of two-phase micrograph candidates against the starting data (else None)."""
+        if candidates.kind != "micrograph" or candidates.signal_type != "labels" or int(candidates.signals.max()) > 1:
+            return None
+        from matgen.evaluate.micrographs import indicator
+        from matgen.evaluate.morphology import morphology
+
+        m = morphology(indicator(candidates), indicator(self.signals(self.layout.initial_data)), seed=self.config.seed)
+        return {"s2_ratio": m["s2_ratio_median"], "speckle": m["speckle_mean"], "speckle_train": m["speckle_train"]}
+
     # --- baselines ---------------------------------------------------------------------------------
+
+    def baseline_names(self) -> list[str]:
+        """The baselines this campaign measures: nearest training and unguided, and random search with a builder."""
+        if not self.config.baselines:
+            return []
+        return [name for name in BASELINES if name != "random" or self.config.builder is not None]
 
     def baseline(self, name: str, model: Path, data: Path, data_spec, x_train: np.ndarray) -> Summary:
         """Pick (nearest) or sample (unguided) the baseline's candidates once, then evaluate them."""
@@ -157,7 +188,8 @@ class Steps:
         sampled = {k: _column(candidates, k) if name == "nearest" else np.full(len(candidates), np.nan)
                    for k in self.config.targets}
         evaluation = self._simulation(files, BASELINE_TITLES[name], 0, candidates)
-        return self._evaluate(files, BASELINE_TITLES[name], 0, candidates, sampled, evaluation, data_spec, x_train, t0)
+        return self._evaluate(files, BASELINE_TITLES[name], 0, candidates, sampled, evaluation, data_spec, x_train,
+                              data, t0)
 
     def _baseline_candidates(self, name: str, model: Path, data: Path):
         c = self.config
@@ -166,8 +198,22 @@ class Steps:
             from matgen.data import read
 
             return nearest_samples(read(data), c.targets, c.candidates, c.bound_margin)
+        if name == "random":
+            return self._random_search()
         return self._sample(model, None, c.candidates, c.seed + ROUND_SEED_STRIDE, "unguided",
                             labelled(self.progress, "unguided: sampling"), guidance=0.0)
+
+    def _random_search(self):
+        """As many fresh samples of the built-in dataset as a round has candidates: its processing parameters
+        drawn at random from the builder's ranges (another seed than the starting data's), ids ``random-IIII``."""
+        from matgen.builders import build
+
+        c = self.config
+        options = {k: v for k, v in c.builder_options.items() if k not in ("n", "seed")}
+        ds = build(c.builder, n=c.candidates, seed=int(c.builder_options.get("seed", 0)) + 1,
+                   progress=labelled(self.progress, "random search: building"), **options)
+        ds.ids = np.asarray([f"random-{i:04d}" for i in range(len(ds))], dtype=object)
+        return ds
 
     # --- a round -----------------------------------------------------------------------------------
 
@@ -206,7 +252,7 @@ class Steps:
         candidates = read(files.candidates)
         sampled = {k: _column(candidates, k) for k in self.config.targets}
         evaluation = self._simulation(files, f"round {r}", r, candidates)
-        summary = self._evaluate(files, f"round {r}", r, candidates, sampled, evaluation, run.data, x_train, t0)
+        summary = self._evaluate(files, f"round {r}", r, candidates, sampled, evaluation, run.data, x_train, data, t0)
         L.once(files.data, lambda path: self._relabel(path, r, candidates, evaluation(), data))
         L.once(files.record, lambda path: write_json(path, {"model": str(model), "data": str(files.data),
                                                             "summary": summary.to_dict()}))

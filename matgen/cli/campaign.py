@@ -138,5 +138,5 @@ def print_table(report) -> None:
     if not console.is_terminal:  # a file or pipe: wide enough for one line per round
         from rich.console import Console
 
-        console = Console(width=max(console.width, 150), soft_wrap=False)
+        console = Console(width=max(console.width, 200), soft_wrap=False)
     console.print(out)

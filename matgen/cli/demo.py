@@ -30,7 +30,8 @@ def demo(
 
     Builds the composite dataset (particle micrographs with Young's moduli in GPa and density in g/cm³), trains a
     small conditional diffusion model, measures two baselines (the nearest training samples, unguided sampling)
-    and runs rounds towards density 2.90 g/cm³ ± 0.5 % and modulus_x 136 GPa ± 3 %, printing the per-round table
+    and runs physics-guided rounds towards density 2.90 g/cm³ ± 0.5 % and modulus_x ≥ 155 GPa (stiffer than any
+    training sample of that density), printing the per-round table
     and writing OUT/campaign/report.json with its pictures. Running it again continues (or just reprints) it.
     About 6 minutes on one CPU thread; `--n 200 --rounds 1 --train-steps 200` for a quick look.
     """

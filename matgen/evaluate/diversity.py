@@ -21,6 +21,19 @@ def mean_pairwise_distance(x: np.ndarray) -> float | None:
     return float(np.sqrt(d2[upper]).mean())
 
 
+def new_distinct(x: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> int:
+    """How many rows of x (N, ...) (those of ``mask``) are no exact copy of a row of ``reference`` (M, ...) nor of
+    an earlier such row of x."""
+    seen = {np.ascontiguousarray(row).tobytes() for row in np.asarray(reference)}
+    count = 0
+    for i, row in enumerate(np.asarray(x)):
+        key = np.ascontiguousarray(row).tobytes()
+        if (mask is None or mask[i]) and key not in seen:
+            seen.add(key)
+            count += 1
+    return count
+
+
 def unique_fraction(x: np.ndarray) -> float:
     """The fraction of rows of x (N, ...) that are distinct."""
     x = np.asarray(x).reshape(len(x), -1)

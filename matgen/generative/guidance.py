@@ -22,7 +22,11 @@ s -> s + g is a change of denoiser D -> D + sigma^2 g, and eps_hat = (x - D) / s
   evaluated at every denoiser call, so every sampler steers through it. scale = 1 solves the
   linearised constraints exactly at each call (the residual of a linear r is 0 after it); the
   minimum-norm step changes x0 as little as that needs, along the directions the simulator is
-  sensitive to, and a satisfied constraint (r = 0) is held to first order.
+  sensitive to, and a satisfied constraint (r = 0) is held to first order. With a smoother G (a
+  symmetric linear operator on fields shaped like x0) the norm is |G^-1 step|, and the step
+      G^2 J^T (J G^2 J^T + lambda I)^-1 r
+  meets the same linearised constraints with a smooth change: for images it moves interfaces
+  instead of flipping single pixels.
 """
 
 from __future__ import annotations
@@ -96,38 +100,42 @@ def constraint_guidance(
     residuals: Callable[[torch.Tensor], torch.Tensor],
     scale: float = 1.0,
     damping: float = 1e-6,
+    smoother: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Denoiser:
-    """Return the denoiser D - scale J^T (J J^T + lambda I)^-1 r(D), r = ``residuals`` of the denoised estimate.
+    """Return the denoiser D - scale G^2 J^T (J G^2 J^T + lambda I)^-1 r(D), r = ``residuals`` of the denoised estimate.
 
     Args:
         denoiser: the denoiser to steer; its ``cond`` is passed through unchanged.
         residuals: differentiable r(x0 (B, ...)) -> (B, K), each constraint's residual in units of
             its tolerance (0 where it is met); samples must not interact (row b depends on x0[b] only).
         scale: fraction of the Gauss-Newton step taken at each call; 0 returns ``denoiser`` unchanged.
-        damping: lambda relative to the mean diagonal of J J^T (keeps conflicting or flat
+        damping: lambda relative to the mean diagonal of J G^2 J^T (keeps conflicting or flat
             constraints from blowing up the step).
+        smoother: G, a symmetric linear map of (B, ...) fields shaped like x0 (default: identity).
     """
 
     def guided(x: torch.Tensor, sigma: torch.Tensor, cond: Any = None) -> torch.Tensor:
         x0 = denoiser(x, sigma, cond)
         if scale == 0:
             return x0
-        return x0 - scale * gauss_newton_step(residuals, x0, damping)
+        return x0 - scale * gauss_newton_step(residuals, x0, damping, smoother)
 
     return guided
 
 
-def gauss_newton_step(residuals: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor,
-                      damping: float = 1e-6) -> torch.Tensor:
-    """The minimum-norm step J^T (J J^T + lambda I)^-1 r (B, ...) that zeroes the linearised residuals r(x0) (B, K)."""
+def gauss_newton_step(residuals: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, damping: float = 1e-6,
+                      smoother: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """The minimum-norm step G^2 J^T (J G^2 J^T + lambda I)^-1 r (B, ...) that zeroes the linearised residuals
+    r(x0) (B, K), in the norm |G^-1 step| of the smoother G (default identity: the Euclidean minimum-norm step)."""
+    smooth = smoother if smoother is not None else (lambda field: field)
     with torch.inference_mode(False), torch.enable_grad():  # samplers may run in inference mode
         x_in = x0.detach().clone().requires_grad_(True)
         r = residuals(x_in)  # (B, K)
-        rows = [torch.autograd.grad(r[:, k].sum(), x_in, retain_graph=k + 1 < r.shape[1])[0].flatten(1)
-                for k in range(r.shape[1])]  # K x (B, D): samples do not interact, so the sum's gradient is per sample
-    J = torch.stack(rows, 1)  # (B, K, D)
-    JJt = J @ J.transpose(1, 2)  # (B, K, K)
-    lam = damping * JJt.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-30)  # (B,)
-    eye = torch.eye(r.shape[1], dtype=JJt.dtype, device=JJt.device)
-    y = torch.linalg.solve(JJt + lam[:, None, None] * eye, r.detach()[..., None])  # (B, K, 1)
-    return (J.transpose(1, 2) @ y)[..., 0].reshape(x0.shape).to(x0.dtype)
+        rows = [torch.autograd.grad(r[:, k].sum(), x_in, retain_graph=k + 1 < r.shape[1])[0]
+                for k in range(r.shape[1])]  # K x (B, ...): samples do not interact, so the sum's gradient is per sample
+    JG = torch.stack([smooth(row) for row in rows], 1).flatten(2)  # (B, K, D): the rows of J G
+    M = JG @ JG.transpose(1, 2)  # (B, K, K) = J G^2 J^T
+    lam = damping * M.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-30)  # (B,)
+    eye = torch.eye(r.shape[1], dtype=M.dtype, device=M.device)
+    y = torch.linalg.solve(M + lam[:, None, None] * eye, r.detach()[..., None])  # (B, K, 1)
+    return smooth((JG.transpose(1, 2) @ y)[..., 0].reshape(x0.shape)).to(x0.dtype)

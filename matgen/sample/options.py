@@ -19,7 +19,7 @@ class SampleOptions:
     seed: int = 0  # sample i uses seed + i
     batch_size: int = 64  # samples per network call (does not change the samples)
     regressor_scale: float = 1.0  # regressor guidance scale (likelihood one training std wide)
-    physics_scale: float = 3.0  # physics guidance: Gauss-Newton steps per denoiser call (over-relaxed; see sample.physics)
+    physics_scale: float = 2.0  # physics guidance: Gauss-Newton steps per denoiser call (over-relaxed; see sample.physics)
 
 
 DEFAULTS = SampleOptions()

@@ -17,10 +17,20 @@ threshold phi = sigmoid(k x0), k = :data:`LABEL_SHARPNESS` (phi = 0.0003 .. 0.99
 not the linear (x0 + 1) / 2: the linear field's gradient favours greying whole regions, which
 the final threshold undoes, while the sharp one moves the interfaces, which it keeps. With the
 linear field the elastic guidance barely moved the thresholded modulus (0-1 hits of 32 at
-146 GPa); with k = 4, 8 and 20 it gave 1, 25 and 5 (scale 2). Each denoiser call's step is also
-partly undone by the later, unguided part of the sampler, so the default scale over-relaxes:
-3 (measured on the main job's composite model, 25 dpmpp-2m steps, density 2.90 g/cm3 with
-modulus_x 146 GPa: 0, 25 and 29 hits of 32 at scales 0, 2 and 3).
+146 GPa, on the main job's composite model, 25 dpmpp-2m steps, density 2.90 g/cm3); with k = 4,
+8 and 20 it gave 1, 25 and 5 (Euclidean steps, scale 2).
+
+**Smooth steps.** The Euclidean minimum-norm step changes single pixels where the simulator is
+most sensitive, which thresholding turns into specks (2.4 % of pixels in islands of at most 2 px,
+the data 0.2 %). Images are therefore stepped in the metric of a periodic Gaussian smoother of
+:data:`SMOOTHING_PX` (the step G^2 J^T (J G^2 J^T)^-1 r meets the same linearised targets): it
+moves interfaces. On the same model, for density 2.90 g/cm3 with modulus_x >= 155 GPa (beyond the
+data), 32 samples: Euclidean steps at scale 3 gave 17 hits and 2.4 % specks; smooth steps (1 px)
+31 hits at scale 2 and 1.0 % specks (the unguided model alone makes 0.9 to 1.3 %); 2 px
+smoothed too much (9 hits). Each call's step is partly undone by the later part of the sampler,
+so the default scale over-relaxes: 2 gave 29, 30, 26 and 31 hits of 32 at modulus_x 136 ± 3 %,
+146 ± 3 %, 160 ± 3 % and >= 155 GPa (unguided: 6, 0, 0, 0); 1.5 gave 32, 30 and 31, and 2.5
+23, 22 (docs/training.md).
 
 Each target is an :class:`Interval` of per-sample arrays (n,): sample i is steered towards its own
 request, so a range spread over the samples (``--target-modulus-x 130..150``) gives each sample
@@ -43,6 +53,8 @@ from matgen.runs import DataSpec, soft_signals
 
 #: k of the smooth threshold phi = sigmoid(k x0) through which a label map's properties are differentiated.
 LABEL_SHARPNESS = 8.0
+#: Standard deviation (px) of the periodic Gaussian smoother in whose metric image samples are stepped.
+SMOOTHING_PX = 1.0
 #: The tolerance a target given as a bare number is steered with, relative to its value: it weighs
 #: the targets against each other where they conflict (a consistent set is met exactly).
 DEFAULT_RELATIVE_SCALE = 0.01
@@ -130,7 +142,21 @@ def physics_guided(denoiser: Denoiser, simulator, data: DataSpec, intervals: Map
             columns.append(interval_residuals(outputs[name].to(x0.dtype), low, high, sc))
         return torch.stack(columns, 1)  # (B, K)
 
-    return constraint_guidance(denoiser, residuals, scale)
+    return constraint_guidance(denoiser, residuals, scale, smoother=gaussian_smoother(SMOOTHING_PX) if data.kind ==
+                               "micrograph" else None)
+
+
+def gaussian_smoother(sigma_px: float):
+    """G: a periodic Gaussian blur of standard deviation ``sigma_px`` over the last two dimensions (a symmetric map)."""
+
+    def smooth(field: torch.Tensor) -> torch.Tensor:
+        H, W = field.shape[-2:]
+        ky = torch.fft.fftfreq(H, dtype=torch.float64, device=field.device)[:, None]
+        kx = torch.fft.rfftfreq(W, dtype=torch.float64, device=field.device)[None, :]
+        gain = torch.exp(-2 * math.pi**2 * sigma_px**2 * (ky**2 + kx**2))  # the Gaussian's Fourier transform
+        return torch.fft.irfft2(torch.fft.rfft2(field.double()) * gain, s=(H, W)).to(field.dtype)
+
+    return smooth
 
 
 def check_scale(scale: float) -> float:
