@@ -27,7 +27,7 @@ ALLOWED = {
     "builders": {"common", "data", "errors", "physics", "simulators", "version"},
     "runs": {"common", "data", "errors", "generative", "nets", "version"},
     "train": {"common", "data", "errors", "generative", "nets", "runs"},
-    "sample": {"common", "data", "errors", "generative", "nets", "runs", "simulators", "version"},
+    "sample": {"common", "data", "errors", "evaluate", "generative", "nets", "runs", "simulators", "version"},
     "evaluate": {"common", "data", "errors", "physics", "simulators"},
     "augment": {"common", "data", "errors", "physics", "runs", "sample", "train"},
     "campaign": {"builders", "common", "data", "errors", "evaluate", "generative", "runs", "sample", "simulators",

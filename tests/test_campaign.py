@@ -295,6 +295,26 @@ def test_physics_guidance_steers_the_rounds_and_a_simulator_without_a_gradient_i
     assert not (tmp_path / "d").exists()
 
 
+def test_screening_samples_a_pool_predicts_it_and_simulates_only_the_best(world, tmp_path, calls):
+    cfg = config(world, rounds=1, candidates=4, oversample=3, screen_members=2, screen_epochs=2,
+                 simulator="campaign_hooks:counting")
+    report = Campaign(cfg, tmp_path / "c").run()
+    files = tmp_path / "c" / "rounds" / "01"
+    screen = json.loads((files / "screen.json").read_text())
+    assert len(read(files / "pool.h5")) == 12 and screen["pool"] == 12 and len(screen["chosen"]) == 4
+    chosen = read(files / "candidates.h5")
+    assert list(chosen.ids) == [f"campaign-r01-{i:04d}" for i in screen["chosen"]]
+    assert len(calls()) == 4  # the simulator saw the 4 chosen only
+    p_hit = np.asarray(screen["p_hit"])
+    assert p_hit[screen["chosen"]].min() >= np.sort(p_hit)[-8]  # among the best (near-duplicates may be passed over)
+    s = report.rounds[0]
+    assert s.screening["predictor_calls"] == 24 and set(s.screening["mae"]) == {"density", "modulus"}
+    assert report.predictor_calls == 24 and report.simulator_calls == 4
+    assert (tmp_path / "c" / "calibration.png").stat().st_size > 1000 and "calibration" in report.pictures
+    with pytest.raises(MatgenError, match="oversample must be a whole number >= 1"):
+        config(world, oversample=0).check()
+
+
 def test_simulator_faults_are_recorded_per_candidate_and_the_campaign_goes_on(world, tmp_path, calls):
     cfg = config(world, rounds=2, candidates=5, simulator="campaign_hooks:faulty", max_failure_rate=0.8)
     report = Campaign(cfg, tmp_path / "c").run()

@@ -105,8 +105,8 @@ def unconditional(tmp_path_factory):
     data = write(folder / "c.h5", build("composite", n=48, size=16, seed=0))
     train(data, TrainConfig(conditions=(), net="tiny", net_options=NET, steps=20, batch_size=16, lr=2e-3,
                             warmup_steps=2, eval_every=10, log_every=10, device="cpu"), folder / "run")
-    train(data, TrainConfig(model="vae", conditions=(), net="tiny", steps=2, batch_size=16, device="cpu"),
-          folder / "vae")
+    train(data, TrainConfig(model="vae", conditions=(), net="tiny", steps=30, batch_size=16, lr=2e-3, warmup_steps=2,
+                            device="cpu"), folder / "vae")
     return folder
 
 
@@ -121,6 +121,17 @@ def test_guidance_towards_a_density_puts_the_phase_fraction_where_the_rule_of_mi
     assert abs(np.median(free.dataset.signals.reshape(8, -1).mean(1)) - want) > 0.08
     assert guided.dataset.conditions["density"].values.tolist() == [density] * 8  # the request, recorded
     assert guided.dataset.attrs["physics"] == "elastic" and guided.dataset.attrs["physics_scale"] == 1.0
+
+
+def test_a_vae_is_guided_through_its_latent_and_scale_zero_is_its_prior_draw(unconditional):
+    vae = unconditional / "vae"
+    want = (2.95 - RHO[0]) / (RHO[1] - RHO[0])
+    plain = sample(vae, None, n=6, seed=1)
+    zero = sample(vae, {"density": 2.95}, n=6, seed=1, physics="elastic", physics_scale=0.0)
+    guided = sample(vae, {"density": 2.95}, n=6, seed=1, physics="elastic", physics_scale=2.0)
+    assert np.array_equal(plain.dataset.signals, zero.dataset.signals)
+    off = [abs(np.median(r.dataset.signals.reshape(6, -1).mean(1)) - want) for r in (plain, guided)]
+    assert off[1] < 0.03 < off[0]
 
 
 def test_scale_zero_is_unguided_sampling_exactly(tmp_path):
@@ -143,8 +154,6 @@ def test_bad_physics_guidance_is_a_clear_error(unconditional):
         sample(run, {"density": 2.9, "hardness": 3}, n=2, steps=2, physics="elastic")
     with pytest.raises(MatgenError, match="physics scale must be a number >= 0"):
         sample(run, {"density": 2.9}, n=2, steps=2, physics="elastic", physics_scale=-1.0)
-    with pytest.raises(MatgenError, match="physics guidance steers a diffusion sampler; .* is a vae run"):
-        sample(unconditional / "vae", {"density": 2.9}, n=2, physics="elastic")
 
 
 def test_cli_samples_with_physics_guidance_and_refuses_a_scale_without_it(unconditional, tmp_path):
@@ -155,4 +164,32 @@ def test_cli_samples_with_physics_guidance_and_refuses_a_scale_without_it(uncond
     assert result.exit_code == 0, result.output
     assert read(out).attrs["physics"] == "elastic" and read(out).conditions["density"].unit == "g/cm3"
     bad = CliRunner().invoke(app, ["sample", str(unconditional / "run"), "--physics-scale", "2", "-o", str(out)])
+    assert bad.exit_code == 2 and "--physics-scale needs --physics-guidance" in bad.output
+
+
+def test_sweep_measures_each_setting_and_the_cli_writes_the_table_json_and_picture(unconditional, tmp_path):
+    import json
+
+    from matgen.sample.sweep import grid, sweep
+
+    assert grid({"steps": [4, 8], "physics_scale": [0, 1]}) == [
+        {"steps": 4, "physics_scale": 0}, {"steps": 4, "physics_scale": 1},
+        {"steps": 8, "physics_scale": 0}, {"steps": 8, "physics_scale": 1}]
+    with pytest.raises(MatgenError, match="cannot sweep sampler; sweep guidance, steps, physics_scale"):
+        grid({"sampler": ["ddim"]})
+    rows = sweep(unconditional / "run", {"density": 2.95}, {"physics_scale": [0.0, 1.0]}, "elastic", n=4, steps=6,
+                 physics="elastic")
+    assert [r.settings for r in rows] == [{"physics_scale": 0.0}, {"physics_scale": 1.0}]
+    assert rows[1].median_error["density"] < rows[0].median_error["density"]  # guidance towards the target helps
+    assert rows[1].within["density"] >= rows[0].within["density"] and rows[0].diversity > 0
+    out = tmp_path / "sw"
+    result = CliRunner().invoke(app, ["sweep", str(unconditional / "run"), "--target-density", "2.95", "--validate",
+                                      "elastic", "--physics-guidance", "elastic", "--physics-scale", "0,1",
+                                      "--steps", "6", "-n", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert len(doc["rows"]) == 2 and out.with_suffix(".png").stat().st_size > 1000
+    assert "within density" in result.output.replace("\n", "")
+    bad = CliRunner().invoke(app, ["sweep", str(unconditional / "run"), "--target-density", "2.9", "--validate",
+                                   "elastic", "--physics-scale", "1", "-o", str(out)])
     assert bad.exit_code == 2 and "--physics-scale needs --physics-guidance" in bad.output

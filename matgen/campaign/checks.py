@@ -65,6 +65,11 @@ def check_campaign(config: CampaignConfig, simulator=None) -> Context:
     check_feasible(sim, targets)
     if config.physics_guidance is not None:
         check_physics(config, probe)
+    if config.oversample > 1:
+        missing = [name for name in targets if name not in probe.conditions]
+        if missing:
+            raise MatgenError(f"screening (oversample = {config.oversample}) learns the targets from the data, which "
+                              f"lacks {', '.join(missing)}; set oversample = 1 or start from data that holds them")
     return Context(sim, {n: outputs[n].unit for n in targets})
 
 

@@ -72,6 +72,9 @@ class CampaignConfig:
     simulator_batch: int | None = None  # candidates per simulator call (default: the simulator's)
     finetune_steps: int = 200  # optimizer steps of fine-tuning after each round (0: never fine-tune)
     finetune_lr: float | None = None  # their peak learning rate (default: the model's training lr)
+    oversample: int = 1  # candidates sampled per simulated one: > 1 screens them with a learned predictor first
+    screen_members: int = 4  # CNN regressors in the screening ensemble (their spread is the uncertainty)
+    screen_epochs: int = 15  # epochs each member trains, on the data so far, every round
     # stopping
     stop_after_hits: int | None = None  # stop once this many hits are found in total
     max_failure_rate: float = 0.5  # stop when more than this fraction of a round's candidates fail
@@ -121,7 +124,7 @@ class CampaignConfig:
             raise MatgenError(f"budget (simulator calls) must be a whole number >= 1, got {self.budget!r}")
         if self.stop_after_hits is not None and not _whole(self.stop_after_hits, 1):
             raise MatgenError(f"stop_after_hits must be a whole number >= 1, got {self.stop_after_hits!r}")
-        for name in ("steps", "workers"):
+        for name in ("steps", "workers", "oversample", "screen_members", "screen_epochs"):
             if not _whole(getattr(self, name), 1):
                 raise MatgenError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
         if not _whole(self.finetune_steps, 0):

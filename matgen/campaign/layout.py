@@ -16,11 +16,13 @@ each file either complete or absent)::
                                own parameters drawn at random), when the campaign has a builder
       rounds/01/               round 1: run/ (the model it sampled from, fine-tuned on the data
                                so far; absent in round 1, which samples the first model),
-                               candidates.h5, store/ (simulator results, batch by batch),
+                               with screening pool.h5 (every candidate sampled) and screen.json
+                               (the predictor's beliefs and the choice), candidates.h5 (those
+                               simulated), store/ (simulator results, batch by batch),
                                results.json (per candidate: sampling target, achieved, error, hit),
                                summary.json, data.h5 (training data + this round's evaluated
                                candidates), round.json (written last: the round is complete)
-      report.json, errors.png, scatter.png, best.png
+      report.json, errors.png, scatter.png, best.png, calibration.png (with screening)
 
 **Resume.** Every step of a campaign is ``layout.once(output, make)``: it is done only when its
 output is absent, and ``make`` writes that output (atomically) as its last act. So a campaign run
@@ -39,7 +41,7 @@ CONFIG = "campaign.json"
 STATE = "state.json"
 LOG = "log.txt"
 REPORT = "report.json"
-PICTURES = {"errors": "errors.png", "scatter": "scatter.png", "best": "best.png"}
+PICTURES = {"errors": "errors.png", "scatter": "scatter.png", "best": "best.png", "calibration": "calibration.png"}
 BASELINES = ("nearest", "unguided", "random")
 
 
@@ -57,6 +59,16 @@ class StepFiles:
     @property
     def candidates(self) -> Path:
         return self.folder / "candidates.h5"
+
+    @property
+    def pool(self) -> Path:
+        """With screening: every candidate sampled, of which candidates.h5 holds those chosen to simulate."""
+        return self.folder / "pool.h5"
+
+    @property
+    def screen(self) -> Path:
+        """With screening: the predictor's mean, sigma and hit probability of each pool candidate, and the choice."""
+        return self.folder / "screen.json"
 
     @property
     def store(self) -> Path:

@@ -6,7 +6,9 @@
   the admissible region of the targets: for two or more targets the first two as x and y with
   the target box, else the one target per round;
 * ``best.png``: the best candidates (micrographs or spectra, :func:`matgen.data.plot.plot_dataset`)
-  titled with what they achieved.
+  titled with what they achieved;
+* ``calibration.png`` (with screening): the screening ensemble's prediction (mean ± sigma) of
+  each simulated candidate against what the simulator found, per target, coloured by round.
 """
 
 from __future__ import annotations
@@ -143,6 +145,34 @@ def best_candidates(layout, targets: Mapping[str, Target], units: Mapping[str, s
     ds = concat(parts)
     achieved = {n: ds.conditions[n].values for n in targets}
     return ds.take(ranking(targets, achieved)[:k])
+
+
+def plot_calibration(screens: Mapping[int, Mapping], results: Mapping[int, Mapping], units: Mapping[str, str],
+                     path: str | Path) -> Path:
+    """Write calibration.png: predicted (mean ± sigma) vs achieved for each round's simulated candidates; returns it.
+
+    ``screens`` and ``results`` map a round to its screen.json and results.json documents.
+    """
+    plt = pyplot()
+    names = next(iter(screens.values()))["names"]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.8 * len(names), 3.5), squeeze=False)
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(1, len(screens))))
+    for colour, (r, doc) in zip(colours, sorted(screens.items())):
+        chosen = np.asarray(doc["chosen"])
+        mean, sigma = np.asarray(doc["mean"])[chosen], np.asarray(doc["sigma"])[chosen]
+        for k, (ax, name) in enumerate(zip(axes[0], names)):
+            achieved = _achieved(results[r], name)
+            ax.errorbar(achieved, mean[:, k], yerr=sigma[:, k], fmt="o", ms=3, lw=0.6, color=colour, label=f"round {r}")
+    for ax, name in zip(axes[0], names):
+        lo, hi = ax.get_xlim()
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.6)
+        unit = f" ({units.get(name)})" if units.get(name) else ""
+        ax.set_xlabel(f"{name} achieved{unit}")
+        ax.set_ylabel(f"{name} predicted{unit}")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("screening predictor: predicted (mean ± sigma) vs simulated", fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, Path(path))
 
 
 def plot_best(best, path: str | Path, report: CampaignReport) -> Path:

@@ -54,6 +54,7 @@ class Summary:
     seconds: float = 0.0  # wall time of the round
     new_hits: int | None = None  # hits that are new designs: no copy of a row of the data so far, nor of each other
     morphology: dict | None = None  # micrographs: s2_ratio (median), speckle (mean), speckle_train (evaluate.morphology)
+    screening: dict | None = None  # pool, predictor_calls, per-target mae and within_1_sigma (campaign.screening)
 
     @property
     def hit_rate(self) -> float:
@@ -91,7 +92,7 @@ def candidate_rows(ids, scores: Scores, achieved: Mapping[str, np.ndarray], fail
 
 def summarize(name: str, round_: int, ids, scores: Scores, achieved: Mapping[str, np.ndarray], failures,
               x: np.ndarray | None = None, x_train: np.ndarray | None = None, seconds: float = 0.0,
-              new_hits: int | None = None, morphology: dict | None = None) -> Summary:
+              new_hits: int | None = None, morphology: dict | None = None, screening: dict | None = None) -> Summary:
     """The Summary of N candidates scored by ``scores``: ``achieved`` output -> (N,) (NaN = failed), ``failures``
     (N,) reasons ('' = evaluated), ``x`` (N, D) their signals in network units and ``x_train`` (M, D) training
     ones; ``new_hits`` and ``morphology`` as the caller measured them (module docstring)."""
@@ -110,7 +111,7 @@ def summarize(name: str, round_: int, ids, scores: Scores, achieved: Mapping[str
                    mean_pairwise_distance(x) if x is not None else None,
                    mean_pairwise_distance(x_train) if x_train is not None else None,
                    unique_fraction(x) if x is not None else 1.0, dict(reasons.most_common(5)), float(seconds),
-                   new_hits, morphology)
+                   new_hits, morphology, screening)
 
 
 @dataclass
@@ -136,10 +137,16 @@ class CampaignReport:
         """Candidates sent to the simulator in the rounds (baselines not counted)."""
         return sum(s.candidates for s in self.rounds)
 
+    @property
+    def predictor_calls(self) -> int:
+        """Property predictions of the screening ensemble in the rounds (pool candidates x members)."""
+        return sum((s.screening or {}).get("predictor_calls", 0) for s in self.rounds)
+
     def to_dict(self) -> dict:
         return {"format": "matgen-campaign-report", "directory": self.directory, "status": self.status,
                 "reason": self.reason, "targets": self.targets, "units": self.units, "simulator": self.simulator,
                 "total_hits": self.total_hits, "simulator_calls": self.simulator_calls,
+                "predictor_calls": self.predictor_calls,
                 "rounds": [s.to_dict() for s in self.rounds],
                 "baselines": {k: s.to_dict() for k, s in self.baselines.items()}, "pictures": self.pictures}
 

@@ -152,7 +152,8 @@ class Steps:
         hit = scored().hit & ~evaluation().failed
         summary = summarize(name, round_, ids, scored(), evaluation().properties, evaluation().errors,
                             to_network(candidates.signals, data_spec), x_train, time.perf_counter() - t0,
-                            new_distinct(candidates.signals, self.signals(data), hit), self._morphology(candidates))
+                            new_distinct(candidates.signals, self.signals(data), hit), self._morphology(candidates),
+                            self._calibration(files, evaluation().properties))
         write_json(files.summary, summary.to_dict())
         self.log(f"{name}: {summary.evaluated}/{summary.candidates} evaluated, {summary.failed} failed, "
                  f"{summary.hits} hit(s)")
@@ -248,7 +249,14 @@ class Steps:
 
         L, files, t0 = self.layout, self.layout.round(r), time.perf_counter()
         run = read_config(model)  # the model's conditions (training ranges) and data spec, read once a round
-        L.once(files.candidates, lambda path: write(path, self._round_candidates(r, n, model, run.model.conditions)))
+        k = self.config.oversample
+        if k > 1:  # screening: sample the pool, predict, keep the best n
+            L.once(files.pool, lambda path: write(path, self._round_candidates(r, n * k, model, run.model.conditions)))
+            L.once(files.screen, lambda path: self._screen(path, r, n, read(files.pool), data, run.data))
+            L.once(files.candidates, lambda path: write(path, read(files.pool).take(
+                st.read_record(files.screen)["chosen"])))
+        else:
+            L.once(files.candidates, lambda path: write(path, self._round_candidates(r, n, model, run.model.conditions)))
         candidates = read(files.candidates)
         sampled = {k: _column(candidates, k) for k in self.config.targets}
         evaluation = self._simulation(files, f"round {r}", r, candidates)
@@ -257,6 +265,41 @@ class Steps:
         L.once(files.record, lambda path: write_json(path, {"model": str(model), "data": str(files.data),
                                                             "summary": summary.to_dict()}))
         return summary, files.data
+
+    def _screen(self, path: Path, r: int, n: int, pool, data: Path, data_spec) -> None:
+        """screen.json of round r: an ensemble trained on the data so far predicts the pool; the best n are chosen."""
+        from matgen.campaign import screening
+        from matgen.data import read
+        from matgen.evaluate.models import features
+        from matgen.runs import to_network
+
+        c, names = self.config, list(self.config.targets)
+        self.set_state("running", f"round {r}: screening {len(pool)} candidates", r, "screening")
+        known = read(data)
+        values = np.stack([_column(known, k) for k in names], axis=1)  # (N, K)
+        ensemble = screening.fit_ensemble(features(known), values, c.screen_members, c.screen_epochs, c.seed + r)
+        mean, sigma = screening.predict(ensemble, features(pool), np.nanstd(values, axis=0))
+        p_hit = screening.hit_probability(c.targets, mean, sigma)
+        chosen = screening.choose(p_hit, to_network(pool.signals, data_spec), n)
+        write_json(path, {"names": names, "pool": len(pool), "members": c.screen_members,
+                          "predictor_calls": len(pool) * c.screen_members, "mean": mean.tolist(),
+                          "sigma": sigma.tolist(), "p_hit": p_hit.tolist(), "chosen": chosen.tolist()})
+        self.log(f"round {r}: screened {len(pool)} candidates, chose {len(chosen)} (predicted P(hit) median "
+                 f"{np.median(p_hit[chosen]):.2f}, pool {np.median(p_hit):.2f})")
+
+    def _calibration(self, files: StepFiles, achieved: Mapping[str, np.ndarray]) -> dict | None:
+        """The screening predictor against what the simulator found for the chosen candidates (None: no screening)."""
+        if not files.screen.is_file():
+            return None
+        from matgen.campaign.screening import calibration
+
+        doc = st.read_record(files.screen)
+        chosen, names = np.asarray(doc["chosen"]), doc["names"]
+        mean, sigma = np.asarray(doc["mean"])[chosen], np.asarray(doc["sigma"])[chosen]
+        found = calibration(mean, sigma, np.stack([achieved[k] for k in names], axis=1))
+        return {"pool": doc["pool"], "predictor_calls": doc["predictor_calls"],
+                "mae": dict(zip(names, found["mae"])), "within_1_sigma": dict(zip(names, found["within_1_sigma"])),
+                "p_hit": float(np.mean(np.asarray(doc["p_hit"])[chosen]))}
 
     def _round_candidates(self, r: int, n: int, model: Path, specs):
         self.set_state("running", f"round {r}: sampling", r, "sampling")
@@ -350,7 +393,7 @@ def assemble_report(layout: Layout, config: CampaignConfig, status: str, reason:
 
 def draw_pictures(layout: Layout, config: CampaignConfig, report: CampaignReport) -> dict[str, str]:
     """errors.png, scatter.png (when anything was evaluated) and best.png; name -> path."""
-    from matgen.campaign.plots import best_candidates, plot_best, plot_errors, plot_scatter
+    from matgen.campaign.plots import best_candidates, plot_best, plot_calibration, plot_errors, plot_scatter
 
     results = {}
     for name in BASELINES:
@@ -365,6 +408,11 @@ def draw_pictures(layout: Layout, config: CampaignConfig, report: CampaignReport
     best = best_candidates(layout, config.targets, report.units)
     if best is not None:
         pictures["best"] = str(plot_best(best, layout.picture("best"), report))
+    screens = {r: st.read_record(layout.round(r).screen) for r in layout.round_numbers()
+               if layout.round(r).screen.is_file() and layout.round(r).results.is_file()}
+    if screens:
+        rounds = {r: st.read_record(layout.round(r).results) for r in screens}
+        pictures["calibration"] = str(plot_calibration(screens, rounds, report.units, layout.picture("calibration")))
     return pictures
 
 

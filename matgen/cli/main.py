@@ -14,6 +14,7 @@ from matgen.cli.errors import MatgenGroup
 from matgen.cli.evaluate import evaluate
 from matgen.cli.sample import TARGET_OPTIONS, interpolate, sample
 from matgen.cli.simulate import simulate
+from matgen.cli.sweep import sweep
 from matgen.cli.train import train
 from matgen.version import __version__
 
@@ -32,6 +33,7 @@ app.command()(demo)
 app.command()(train)
 app.command(context_settings=TARGET_OPTIONS)(sample)
 app.command()(interpolate)
+app.command(context_settings=TARGET_OPTIONS)(sweep)
 app.command()(simulate)
 app.command()(augment)
 app.command()(evaluate)

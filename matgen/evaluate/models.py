@@ -101,7 +101,8 @@ class Predictor:
         self.task, self.net, self.memory, self.scale, self.neighbours = task, net, memory, scale, neighbours
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """(N,) int class codes or float targets (in the label's unit) for features x (N, 1, ...)."""
+        """(N,) int class codes or float targets (in the label's unit) for features x (N, 1, ...); (N, K) for a
+        regressor fitted on K targets at once."""
         if self.memory is not None:
             return self._nearest(x)
         import torch
@@ -111,7 +112,8 @@ class Predictor:
             out = torch.cat([self.net(torch.as_tensor(x[i:i + 256])) for i in range(0, len(x), 256)])
         if self.task == "classification":
             return out.argmax(dim=1).numpy()
-        return out[:, 0].double().numpy() * self.scale[1] + self.scale[0]
+        values = out.double().numpy() * np.asarray(self.scale[1]) + np.asarray(self.scale[0])  # (N, K)
+        return values[:, 0] if np.ndim(self.scale[0]) == 0 else values
 
     def _nearest(self, x: np.ndarray) -> np.ndarray:
         train_x, train_y = self.memory
@@ -125,7 +127,8 @@ class Predictor:
 
 
 def fit(x: np.ndarray, y: np.ndarray, task: str, n_classes: int = 0, config: PredictorConfig = PredictorConfig()) -> Predictor:
-    """Train the configured model on features x (N, 1, ...) and labels y (N,): class codes 0..n_classes-1 or targets.
+    """Train the configured model on features x (N, 1, ...) and labels y (N,): class codes 0..n_classes-1 or targets
+    (a regression may also fit K targets at once, y (N, K), each standardised on its own).
 
     Seeded by ``config.seed``: the same inputs give the same predictor.
     """
@@ -141,13 +144,16 @@ def fit(x: np.ndarray, y: np.ndarray, task: str, n_classes: int = 0, config: Pre
     import torch
 
     torch.manual_seed(config.seed)
-    out = n_classes if task == "classification" else 1
+    y = np.asarray(y)
+    out = n_classes if task == "classification" else (y.shape[1] if y.ndim == 2 else 1)
     net = _cnn(x.ndim - 2, out, config.width) if config.model == "cnn" else _linear(x.shape[1:], out)
     scale = (0.0, 1.0)
     if task == "regression":
         y = np.asarray(y, dtype=np.float64)
-        scale = (float(y.mean()), float(y.std()) or 1.0)
-        target = torch.as_tensor((y - scale[0]) / scale[1], dtype=torch.float32)[:, None]
+        mean, std = y.mean(axis=0), y.std(axis=0)
+        scale = (mean, np.where(std > 0, std, 1.0)) if y.ndim == 2 else (float(mean), float(std) or 1.0)
+        column = (y - scale[0]) / scale[1]
+        target = torch.as_tensor(column if y.ndim == 2 else column[:, None], dtype=torch.float32)
         loss_fn = torch.nn.functional.mse_loss
     else:
         target = torch.as_tensor(np.asarray(y), dtype=torch.long)

@@ -36,7 +36,7 @@ from matgen.nets.embeddings import ConditionSpec
 from matgen.runs import Run, condition_matrix, from_network, load_run, to_network
 from matgen.sample import regressor as steering
 from matgen.sample.options import DEFAULTS
-from matgen.sample.physics import Interval, physics_guided, physics_simulator
+from matgen.sample.physics import Interval, physics_guided, physics_guided_latents, physics_simulator
 from matgen.sample.physics import check_scale as check_physics_scale
 from matgen.sample.targets import TargetValue, resolve_targets, split_targets, target_column
 from matgen.version import __version__
@@ -113,8 +113,8 @@ def sample(
 
     Raises:
         MatgenError: unknown target names or categories (listing the valid ones), a bad sampler
-            or step count, a regressor run that does not fit the run, a regressor or physics
-            guidance for a VAE run, or a simulator without a differentiable form.
+            or step count, a regressor run that does not fit the run, a regressor for a VAE run,
+            or a simulator without a differentiable form.
     """
     run = _run(run, device)
     if run.kind == "regressor":
@@ -128,8 +128,6 @@ def sample(
         reg = steering.load_regressor(regressor, run)
     phys, intervals, physical = None, {}, {}
     if physics is not None:
-        if run.kind == "vae":
-            raise MatgenError(f"physics guidance steers a diffusion sampler; {run.path} is a vae run")
         physics_scale = check_physics_scale(physics_scale)
         phys = physics_simulator(physics, run.data.kind, run.data.n_phases if run.data.norm == "labels" else None)
         targets, intervals, physical = _physics_targets(run, reg, phys, targets, physics_targets, n)
@@ -155,7 +153,12 @@ def sample(
             idx = list(range(start, min(n, start + batch_size)))
             seeds = [seed + i for i in idx]
             cond = torch.as_tensor(values[idx], dtype=p.dtype, device=p.device) if run.conditions else None
-            if is_vae:
+            if is_vae and phys is not None:
+                z = physics_guided_latents(lambda latent: model.decode(latent, cond), model.prior_latents(seeds),
+                                           phys, run.data, intervals, idx, physics_scale)
+                x = model.decode(z, cond)
+                progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
+            elif is_vae:
                 x = model.sample_prior(cond, seeds)
                 progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
             else:

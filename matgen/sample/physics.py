@@ -32,6 +32,10 @@ so the default scale over-relaxes: 2 gave 29, 30, 26 and 31 hits of 32 at modulu
 146 ± 3 %, 160 ± 3 % and >= 155 GPa (unguided: 6, 0, 0, 0); 1.5 gave 32, 30 and 31, and 2.5
 23, 22 (docs/training.md).
 
+**A VAE** has no denoiser to steer: its prior draw z is moved instead, by :data:`LATENT_STEPS`
+Gauss-Newton steps in latent space through the decoder, each ``physics_scale / LATENT_STEPS`` of a
+full step (:func:`physics_guided_latents`), so the same scale means about the same pull.
+
 Each target is an :class:`Interval` of per-sample arrays (n,): sample i is steered towards its own
 request, so a range spread over the samples (``--target-modulus-x 130..150``) gives each sample
 its own goal.
@@ -55,6 +59,8 @@ from matgen.runs import DataSpec, soft_signals
 LABEL_SHARPNESS = 8.0
 #: Standard deviation (px) of the periodic Gaussian smoother in whose metric image samples are stepped.
 SMOOTHING_PX = 1.0
+#: Gauss-Newton steps a VAE's latent takes towards the targets.
+LATENT_STEPS = 10
 #: The tolerance a target given as a bare number is steered with, relative to its value: it weighs
 #: the targets against each other where they conflict (a consistent set is met exactly).
 DEFAULT_RELATIVE_SCALE = 0.01
@@ -125,11 +131,8 @@ def soft_field(x0: torch.Tensor, data: DataSpec) -> torch.Tensor:
     return soft_signals(x0, data)
 
 
-def physics_guided(denoiser: Denoiser, simulator, data: DataSpec, intervals: Mapping[str, Interval],
-                   rows, scale: float) -> Denoiser:
-    """``denoiser`` steered towards ``intervals`` (output name -> Interval) for the samples ``rows`` of the batch."""
-    if scale == 0 or not intervals:
-        return denoiser
+def target_residuals(simulator, data: DataSpec, intervals: Mapping[str, Interval], rows):
+    """r(x0) -> (B, K): each target's residual (tolerance units) for the samples ``rows`` of the batch, x0 in network units."""
     names = list(intervals)
     batch = {name: intervals[name].take(rows) for name in names}
 
@@ -142,6 +145,28 @@ def physics_guided(denoiser: Denoiser, simulator, data: DataSpec, intervals: Map
             columns.append(interval_residuals(outputs[name].to(x0.dtype), low, high, sc))
         return torch.stack(columns, 1)  # (B, K)
 
+    return residuals
+
+
+def physics_guided_latents(decode, z: torch.Tensor, simulator, data: DataSpec, intervals: Mapping[str, Interval],
+                           rows, scale: float) -> torch.Tensor:
+    """Latents z (B, Z) moved towards ``intervals`` by LATENT_STEPS Gauss-Newton steps through ``decode`` (z -> x0)."""
+    from matgen.generative.guidance import gauss_newton_step
+
+    if scale == 0 or not intervals:
+        return z
+    residuals = target_residuals(simulator, data, intervals, rows)
+    for _ in range(LATENT_STEPS):
+        z = z - (scale / LATENT_STEPS) * gauss_newton_step(lambda latent: residuals(decode(latent)), z)
+    return z
+
+
+def physics_guided(denoiser: Denoiser, simulator, data: DataSpec, intervals: Mapping[str, Interval],
+                   rows, scale: float) -> Denoiser:
+    """``denoiser`` steered towards ``intervals`` (output name -> Interval) for the samples ``rows`` of the batch."""
+    if scale == 0 or not intervals:
+        return denoiser
+    residuals = target_residuals(simulator, data, intervals, rows)
     return constraint_guidance(denoiser, residuals, scale, smoother=gaussian_smoother(SMOOTHING_PX) if data.kind ==
                                "micrograph" else None)
 

@@ -114,5 +114,13 @@ class VAEModel(ModelKind):
         """Return len(seeds) samples (B, C, *S), z_i ~ N(0, I) from generator seeds[i] alone."""
         return self._out(self.vae.sample_prior(len(seeds), self._cond(cond), seeds=seeds))
 
+    def prior_latents(self, seeds: list[int]) -> Tensor:
+        """Return z (B, Z), z_i ~ N(0, I) from generator seeds[i] alone (what :meth:`sample_prior` decodes)."""
+        from matgen.common.seeding import seeded_generators
+        from matgen.generative.samplers import per_sample_noise
+
+        p = next(self.parameters())
+        return per_sample_noise((len(seeds), self.vae.latent_dim), seeded_generators(seeds), p.device, p.dtype)
+
 
 MODEL = VAEModel
