@@ -1,6 +1,6 @@
 """Inverse design against what a user would otherwise do, at the same simulator budget.
 
-    python benchmarks/inverse_design.py [--seeds 3] [--targets a,b1,b2] [--budget 128] [--out DIR] [--quick]
+    python benchmarks/inverse_design.py [--seeds 3] [--targets a,b1,b2] [--methods ...] [--budget 128] [--out DIR] [--quick]
 
 For each seed one first model is trained (the main job's: 1,000 composites of 32 px, tiny U-Net,
 600 steps), then for each target every method spends the same number of simulator calls
@@ -8,6 +8,8 @@ For each seed one first model is trained (the main job's: 1,000 composites of 32
 
 * ``loop + physics``: the campaign with physics guidance (the main job);
 * ``loop``: the same campaign without it (the previous main job's method);
+* ``loop + screening``: without physics guidance, but sampling 16 x the candidates and simulating
+  the best by the screening ensemble (``oversample = 16``);
 * ``nearest``: the training rows nearest to the target (training rows: 0 new designs);
 * ``unguided``: samples of the first model with no target;
 * ``random``: random search: fresh samples of the builder, its processing parameters (fraction,
@@ -44,7 +46,9 @@ TARGETS = {
     "b1": {"density": "2.90 ± 0.5%", "modulus_x": ">= 155"},
     "b2": {"density": "2.90 ± 0.5%", "modulus_x": ">= 145", "modulus_y": "<= 110"},
 }
+MODEL_CONDITIONS = ("density", "modulus_x")  # the first model's (the main job's)
 BO_PARAMETERS = ("volume_fraction", "mean_radius_px", "aspect_ratio", "orientation_deg")
+METHODS = ("loop + physics", "loop", "loop + screening", "nearest", "unguided", "random", "bo")
 
 
 def scored(targets: dict, properties: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -79,17 +83,21 @@ def shape_of(signals: np.ndarray, training: np.ndarray) -> dict:
     return {"s2_ratio": m["s2_ratio_median"], "speckle": m["speckle_mean"], "speckle_train": m["speckle_train"]}
 
 
-def run_campaign(work: Path, targets_text: dict, data: Path, run: Path, rounds: int, physics: bool, seed: int):
-    """The loop's candidates (all rounds, in order) and their properties, from its directory."""
+def run_campaign(work: Path, targets_text: dict, data: Path, run: Path, rounds: int, physics: bool, seed: int,
+                 oversample: int = 1, reuse: bool = False):
+    """The loop's candidates (all rounds, in order) and their properties, from its directory
+    (with ``reuse``, a finished campaign of the same config there is read, not run again)."""
     from matgen.campaign import Campaign, CampaignConfig
     from matgen.data import concat, read
     from matgen.demo import demo_config
 
     config = CampaignConfig(**{**demo_config(seed=seed).to_dict(), "targets": targets_text, "builder": None,
                                "builder_options": {}, "data": str(data), "run": str(run), "rounds": rounds,
-                               "baselines": False, "physics_guidance": "elastic" if physics else None})
-    shutil.rmtree(work, ignore_errors=True)
-    Campaign(config, work).run()
+                               "baselines": False, "physics_guidance": "elastic" if physics else None,
+                               "oversample": oversample})
+    if not (reuse and (work / "report.json").is_file()):
+        shutil.rmtree(work, ignore_errors=True)
+    Campaign(config, work).run()  # on a finished campaign of the same config: reads it back
     parts = [read(work / "rounds" / f"{r:02d}" / "candidates.h5") for r in range(1, rounds + 1)]
     results = [json.loads((work / "rounds" / f"{r:02d}" / "results.json").read_text())["candidates"]
                for r in range(1, rounds + 1)]
@@ -158,8 +166,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--targets", default="a,b1,b2")
+    parser.add_argument("--methods", default="loop + physics,loop,nearest,unguided,random,bo",
+                        help="comma-separated, from: " + ", ".join(METHODS))
     parser.add_argument("--budget", type=int, default=128, help="simulator calls per method (the loop: rounds of 32)")
     parser.add_argument("--out", type=Path, default=Path("inverse_design_results"))
+    parser.add_argument("--reuse", action="store_true", help="keep what --out holds from an interrupted run of the "
+                        "same settings (first models, finished campaigns) instead of redoing it")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 200 composites, 100 steps, budget 32")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -167,6 +179,7 @@ def main() -> None:
     from matgen.campaign.baselines import nearest_samples
     from matgen.campaign.targets import parse_targets
     from matgen.data import read, write
+    from matgen.runs import is_complete
     from matgen.sample import sample
     from matgen.simulators import get_simulator
     from matgen.train import TrainConfig, train
@@ -176,28 +189,39 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     elastic = get_simulator("elastic")
+    methods = [m.strip() for m in args.methods.split(",")]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     try:
         import botorch  # noqa: F401
-        methods = ["loop + physics", "loop", "nearest", "unguided", "random", "bo"]
     except ImportError:
-        print("botorch is not installed (pip install -e \".[bench]\"): Bayesian optimisation is skipped")
-        methods = ["loop + physics", "loop", "nearest", "unguided", "random"]
+        if "bo" in methods:
+            print("botorch is not installed (pip install -e \".[bench]\"): Bayesian optimisation is skipped")
+            methods.remove("bo")
     results: dict = {name: {m: [] for m in methods} for name in args.targets.split(",")}
     for seed in range(args.seeds):
         data = write(out / f"seed{seed}" / "composite.h5", build("composite", n=n_data, size=32, seed=seed))
         run = out / f"seed{seed}" / "run"
         start = time.perf_counter()
-        train(data, TrainConfig(conditions=("density", "modulus_x"), net="tiny", steps=steps, lr=1e-3, batch_size=32,
-                                warmup_steps=60, eval_every=200, log_every=50, seed=seed), run, force=True)
+        if not (args.reuse and is_complete(run)):
+            train(data, TrainConfig(conditions=MODEL_CONDITIONS, net="tiny", steps=steps, lr=1e-3, batch_size=32,
+                                    warmup_steps=60, eval_every=200, log_every=50, seed=seed), run, force=True)
         print(f"seed {seed}: first model in {time.perf_counter() - start:.0f} s")
         training = read(data).signals
         for name in results:
             targets = parse_targets(TARGETS[name])
             for method in methods:
                 start = time.perf_counter()
+                if method in ("loop", "loop + screening") and not set(targets) <= set(MODEL_CONDITIONS):
+                    print(f"  seed {seed} target {name} {method:15s} n/a: the model is not conditioned on "
+                          f"{', '.join(sorted(set(targets) - set(MODEL_CONDITIONS)))} (only physics guidance steers "
+                          "a property that is not a condition)")
+                    continue
                 if method.startswith("loop"):
                     signals, props = run_campaign(out / f"seed{seed}" / f"{name}-{method.replace(' + ', '-')}",
-                                                  TARGETS[name], data, run, rounds, "physics" in method, seed)
+                                                  TARGETS[name], data, run, rounds, "physics" in method, seed,
+                                                  16 if "screening" in method else 1, args.reuse)
                 elif method == "nearest":
                     picked = nearest_samples(read(data), targets, budget, 0.05)
                     signals, props = picked.signals, elastic(picked).properties
@@ -215,7 +239,7 @@ def main() -> None:
                 results[name][method].append(entry)
                 print(f"  seed {seed} target {name} {method:15s} hits {entry['hits']:3d} new {entry['new_hits']:3d} "
                       f"S2 {entry['s2_ratio']:.2f}x specks {100 * entry['speckle']:.2f}% ({entry['seconds']:.0f} s)")
-        (out / "inverse_design.json").write_text(json.dumps(results, indent=1) + "\n")
+                (out / "inverse_design.json").write_text(json.dumps(results, indent=1) + "\n")  # after each method
     report(results, budget, out)
 
 

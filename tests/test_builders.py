@@ -1,6 +1,7 @@
 """Built-in datasets (`matgen data build`): physics of the labels, reproducibility, CLI and errors."""
 
 import functools
+import re
 
 import numpy as np
 import pytest
@@ -120,14 +121,32 @@ def test_cli_builds_the_spinodal_dataset_with_info_and_png(tmp_path):
     (["xrd", "--phases", "kryptonite"], "unknown reference phase 'kryptonite'"),
     (["raman", "--minerals", "cheese"], "cheese"),
     (["eels", "--materials", "Al,vibranium"], "vibranium"),
-    (["eels", "--n", "0"], "--n must be at least 1"),
+    (["eels", "--n", "0"], "n (number of samples) must be at least 1 (got 0)"),
+    (["spinodal", "--size", "4"], "size must be at least 8 px (got 4)"),
+    (["eels", "--n", "3", "-o", "{tmp}"], "is a folder; give a file name"),
+    (["eels", "--n", "3", "-o", "{tmp}/x.h5/deeper.h5"], "is a file, not a folder"),
 ])
 def test_bad_options_give_one_line_errors(tmp_path, args, message):
     out = tmp_path / "x.h5"
-    result = runner.invoke(app, ["data", "build", *args, "-o", str(out)])
+    if "{tmp}/x.h5/deeper.h5" in args:
+        out.write_bytes(b"a file where a folder should be")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = runner.invoke(app, ["data", "build", *args] + ([] if "-o" in args else ["-o", str(out)]))
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
-    assert not out.exists()
+    assert not out.exists() or out.read_bytes() == b"a file where a folder should be"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"size": "big"}, "option size should be a whole number, got 'big'"),
+    ({"size": 32.5}, "option size should be a whole number, got 32.5"),
+    ({"n": -3}, "n (number of samples) must be at least 1 (got -3)"),
+    ({"plane": 3}, "option plane should be text, got 3"),
+])
+def test_make_options_checks_types_and_counts(overrides, message):
+    with pytest.raises(MatgenError, match=re.escape(message)):
+        make_options("composite", **overrides)
+    assert make_options("composite", size=32.0, n=4).size == 32  # a whole float (from TOML) is accepted
 
 
 def test_existing_output_is_kept_unless_forced(tmp_path):

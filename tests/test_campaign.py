@@ -7,6 +7,7 @@ through a file that each call appends its row ids to (it works across worker pro
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -225,6 +226,26 @@ def test_a_killed_round_resumes_without_losing_or_repeating_a_simulation(world, 
     assert [row["id"] for row in rows] == [f"campaign-r02-{i:04d}" for i in range(6)]
     assert len(read(c / "rounds" / "02" / "data.h5")) == 48 + 12  # no result lost, none counted twice
     assert report.status == "done"
+
+
+def test_a_damaged_file_deleted_as_advised_is_rebuilt_on_resume(world, tmp_path):
+    """The advice "delete it to redo that step" works: a later marker (summary.json, round.json) does
+    not stop the step from being redone; and a campaign.json from before a field was added resumes."""
+    c = tmp_path / "c"
+    first = Campaign(config(world, rounds=1, baselines=True, simulator="campaign_hooks:counting"), c).run()
+    doc = json.loads((c / "campaign.json").read_text())
+    del doc["config"]["oversample"]  # written by a version without screening
+    (c / "campaign.json").write_text(json.dumps(doc))
+    for name in ("baselines/nearest/results.json", "rounds/01/results.json"):
+        before = (c / name).read_text()
+        (c / name).write_text("{ damaged")
+        with pytest.raises(MatgenError, match=f"{re.escape(name)}: damaged campaign file .*delete it to redo that step"):
+            Campaign.resume(c)
+        (c / name).unlink()
+        report = Campaign.resume(c)
+        assert json.loads((c / name).read_text()) == json.loads(before), name
+        assert [s.hits for s in report.rounds] == [s.hits for s in first.rounds]
+        assert report.baselines["nearest"].hits == first.baselines["nearest"].hits
 
 
 def test_an_interrupt_inside_the_simulator_resumes_in_process(world, tmp_path, calls, monkeypatch):

@@ -226,3 +226,20 @@ def test_skip_bad_imports_the_rest_and_lists_what_was_skipped(tmp_path):
     assert result.exit_code == 0, result.output
     assert "skipped 1 file(s)" in result.output and "b.txt" in result.output
     assert list(read(tmp_path / "out.h5").ids) == ["a"]
+
+
+def test_operating_system_errors_name_the_final_file_and_what_to_do():
+    import errno
+
+    from matgen.cli.errors import describe_os_error
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/data/.out.h5.tmp-123-0a1b2c3d")
+    assert describe_os_error(full) == ("/data/out.h5: no space left on the device; free some space or write to "
+                                       "another disk (nothing half-written was kept)")
+    h5py_style = OSError("Can't close file (file write failed: filename = '/data/.x.h5.tmp-9-deadbeef', "
+                         "errno = 28, error message = 'No space left on device')")
+    assert describe_os_error(h5py_style).startswith("/data/x.h5: no space left on the device")
+    assert describe_os_error(OSError(errno.EROFS, "Read-only file system", "/mnt/x.h5")) == (
+        "/mnt/x.h5: the file system is read-only; write somewhere else")
+    assert describe_os_error(OSError(errno.EIO, "Input/output error")) == (
+        "Input/output error; check the path and its permissions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import math
 from dataclasses import dataclass
 
@@ -98,3 +99,72 @@ def test_labelled_progress_prefixes_every_message():
     update(1, 4, "sampling")
     update(2, 4, "")
     assert seen == [(1, 4, "round 2: sampling"), (2, 4, "round 2")]
+
+
+HOLD_LOCK = """
+import sys, time
+from matgen.common.locks import folder_lock
+with folder_lock(sys.argv[1], "run"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def _holder(folder):
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_a_folder_lock_stops_a_second_process_and_dies_with_its_holder(tmp_path):
+    import signal
+
+    from matgen.common.locks import LOCK_NAME, folder_lock
+
+    folder = tmp_path / "run"
+    holder = _holder(folder)
+    try:
+        with pytest.raises(MatgenError, match=rf"run is in use: this run is being written by matgen process "
+                                              rf"{holder.pid} \(-c .*\); wait for it to finish"):
+            with folder_lock(folder, "run"):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)  # kill -9: no clean-up runs ...
+        holder.wait()
+    with folder_lock(folder, "run"):  # ... yet the lock went with the process
+        with folder_lock(folder, "run"):  # re-entrant within a process
+            assert (folder / LOCK_NAME).is_file()
+        assert (folder / LOCK_NAME).is_file()
+    assert not (folder / LOCK_NAME).exists()  # the folder is left as it was
+
+
+def test_check_writable_names_what_is_in_the_way(tmp_path):
+    from matgen.common.files import check_writable
+
+    assert check_writable(tmp_path / "new" / "deeper" / "x.h5") == tmp_path / "new" / "deeper" / "x.h5"
+    with pytest.raises(MatgenError, match="is a folder; give a file name"):
+        check_writable(tmp_path)
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(MatgenError, match="plain is a file, not a folder"):
+        check_writable(tmp_path / "plain" / "x.h5")
+
+
+def test_atomic_writes_clear_the_temporaries_of_dead_writers_only(tmp_path):
+    import subprocess
+    import sys
+
+    from matgen.common.files import write_text_atomic
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = tmp_path / f".out.json.tmp-{dead_pid}-0123abcd"  # left by a writer killed mid-write
+    live = tmp_path / f".out.json.tmp-{os.getppid()}-4567cdef"  # a running writer's: not ours to remove
+    other = tmp_path / f".other.json.tmp-{dead_pid}-89abcdef"  # another file's
+    for path in (stale, live, other):
+        path.write_text("half")
+    write_text_atomic(tmp_path / "out.json", "{}")
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (tmp_path / "out.json").read_text() == "{}"

@@ -51,7 +51,11 @@ def test_run_files_know_every_name_and_when_a_run_is_complete(tmp_path):
     assert [p.name for p in (files.config, files.weights, files.metrics, files.checkpoint)] == [
         "config.json", "model.safetensors", "metrics.csv", "checkpoint"]
     assert not files.holds_run() and files.checkpoint_state() is None and not is_complete(files.root)
+    files.root.mkdir()
+    files.config.write_text("{}")
+    assert not files.holds_run()  # only config.json: stopped before its first save, nothing to lose
     _state(files.checkpoint, 5, 10)
+    assert files.holds_run()
     files.weights.write_bytes(b"")
     assert files.checkpoint_state()["step"] == 5 and not is_complete(files.root)  # stopped half-way
     (files.checkpoint / "state.json").write_text(json.dumps({"step": 10, "total_steps": 10}))

@@ -34,8 +34,20 @@ def stripped(spinodal_path, tmp_path):
     return write(tmp_path / "samples.h5", ds)
 
 
-def test_simulate_adds_the_properties_in_place(spinodal_path, stripped):
+def test_simulate_writes_a_new_file_beside_the_samples_by_default(spinodal_path, stripped):
+    before = stripped.read_bytes()
     result = runner.invoke(app, ["simulate", str(stripped), "--simulator", "elastic"])
+    assert result.exit_code == 0, result.output
+    out = stripped.with_name("samples-elastic.h5")
+    assert stripped.read_bytes() == before and "samples-elastic.h5" in result.output
+    np.testing.assert_allclose(read(out).conditions["modulus"].values,
+                               read(spinodal_path).conditions["modulus"].values[:8], rtol=1e-4)
+    again = runner.invoke(app, ["simulate", str(stripped), "--simulator", "elastic"])
+    assert_one_line_error(again, "samples-elastic.h5 exists; pass --force", "--in-place")
+
+
+def test_simulate_adds_the_properties_in_place(spinodal_path, stripped):
+    result = runner.invoke(app, ["simulate", str(stripped), "--simulator", "elastic", "--in-place"])
     assert result.exit_code == 0, result.output
     ds, truth = read(stripped), read(spinodal_path).take(range(8))
     for name in ("modulus", "density", "phase_fraction"):
@@ -62,16 +74,25 @@ def test_simulate_an_external_command_and_report_failures(stripped, tmp_path):
     script.write_text(CSV_SCRIPT)
     command = f"{sys.executable} {script} {{input}} {{output}}"
     result = runner.invoke(app, ["simulate", str(stripped), "--command", command, "--outputs", "area:um2,ones:",
-                                 "--option", "output_suffix=.csv"])
+                                 "--option", "output_suffix=.csv", "--in-place"])
     assert result.exit_code == 0, result.output
     area = read(stripped).conditions["area"]
     assert area.unit == "um2" and np.isfinite(area.values).all()
     two = write(tmp_path / "two.h5", read(stripped).take([0, 1]))
-    failing = runner.invoke(app, ["simulate", str(two), "--command", command + " fail", "--outputs", "area:um2",
-                                  "--option", "output_suffix=.csv"])
-    assert failing.exit_code == 0, failing.output
+    before = two.read_bytes()
+    fail = ["simulate", str(two), "--command", command + " fail", "--outputs", "area:um2",
+            "--option", "output_suffix=.csv", "--in-place"]
+    failing = runner.invoke(app, fail)
+    assert failing.exit_code == 1, failing.output
     assert "2 failed" in failing.output and "2 × sim.py exited with code 3: solver diverged" in failing.output
-    assert read(two).conditions["simulation_error"].labels()[0] == "sim.py exited with code 3: solver diverged"
+    assert "only 0 of 2 row(s) were evaluated" in failing.output and "nothing was written" in failing.output
+    assert two.read_bytes() == before  # nothing half-done lands in the file
+    kept = runner.invoke(app, fail + ["--min-evaluated", "0"])
+    assert kept.exit_code == 0, kept.output
+    ds = read(two)
+    assert ds.conditions["simulation_error"].labels()[0] == "sim.py exited with code 3: solver diverged"
+    # the known areas from the first run survive a run that could not compute them
+    np.testing.assert_array_equal(ds.conditions["area"].values, area.values[:2])
 
 
 def test_simulate_list_shows_names_kinds_and_units():
@@ -91,6 +112,8 @@ def test_simulate_list_shows_names_kinds_and_units():
     (["simulate", "{samples}", "-s", "elastic", "--option", "plane=bent"], ["unknown plane 'bent'"]),
     (["simulate", "{samples}", "--command", "prog {input}", "--outputs", "a:"], ["need a {output} placeholder"]),
     (["simulate", "{samples}", "-s", "elastic", "--workers", "0"], ["workers must be at least 1"]),
+    (["simulate", "{samples}", "-s", "elastic", "--in-place", "-o", "{tmp}/x.h5"], ["--in-place", "not both"]),
+    (["simulate", "{samples}", "-s", "elastic", "--min-evaluated", "1.5"], ["share between 0 and 1, got 1.5"]),
 ])
 def test_simulate_bad_input_is_one_line_and_exit_2(stripped, tmp_path, args, fragments):
     args = [a.replace("{samples}", str(stripped)).replace("{tmp}", str(tmp_path)) for a in args]

@@ -7,10 +7,12 @@ as [sys.executable, script, "{input}", "{output}"].
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -393,6 +395,98 @@ def test_a_hanging_sample_is_killed_at_the_timeout_and_the_rest_still_run(hooks)
     assert time.monotonic() - start < 50  # the 60 s sleep was cut short
 
 
+SPAWNING_SCRIPT = '''
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+open(sys.argv[1], "w").write(str(child.pid))
+time.sleep(120)
+'''
+
+
+def test_a_timed_out_program_is_killed_with_the_programs_it_started(tmp_path):
+    script, pid_file = tmp_path / "spawn.py", tmp_path / "child.pid"
+    script.write_text(SPAWNING_SCRIPT)
+    sim = get_simulator([sys.executable, str(script), str(pid_file), "{input}", "{output}"], outputs="area:",
+                        timeout_s=3)
+    start = time.monotonic()
+    ev = run_simulator(sim, maps(n=2))
+    assert time.monotonic() - start < 30  # the grandchild holding the pipes did not keep us waiting
+    assert set(ev.errors) == {"spawn.py timed out after 3 s (program killed)"}
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        if _is_zombie(child):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the program's child {child} outlived the timeout")
+
+
+SLEEPING_PROGRAM = '''
+import os, sys, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+time.sleep(120)
+'''
+
+RUN_PROGRAM = '''
+import sys
+from matgen.builders import build
+from matgen.simulators import get_simulator, run_simulator
+sim = get_simulator([sys.executable, sys.argv[1], sys.argv[2], "{input}", "{output}"], outputs="a:", timeout_s=300)
+run_simulator(sim, build("spinodal", n=1, size=16))
+'''
+
+
+def test_kill_9_of_matgen_ends_its_external_program_and_the_next_run_clears_its_temporary_folder(tmp_path):
+    import tempfile
+
+    from matgen.simulators.hooks import TEMP_PREFIX
+
+    program, pid_file = tmp_path / "sleep.py", tmp_path / "program.pid"
+    program.write_text(SLEEPING_PROGRAM)
+    matgen = subprocess.Popen([sys.executable, "-c", RUN_PROGRAM, str(program), str(pid_file)])
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and matgen.poll() is None, "the program never started"
+        time.sleep(0.05)
+    matgen.kill()  # kill -9: no finally, no clean-up in matgen
+    matgen.wait()
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{child}") and not _is_zombie(child):
+        assert time.monotonic() < deadline, f"the external program {child} outlived matgen"
+        time.sleep(0.05)
+    left = list(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{matgen.pid}-*"))
+    assert left  # kill -9 left its batch folder ...
+    script = tmp_path / "csv_sim.py"
+    script.write_text(CSV_SCRIPT)
+    sim = get_simulator([sys.executable, str(script), "{input}", "{output}"], outputs="area:", output_suffix=".csv")
+    assert not run_simulator(sim, maps(n=2, bad=None)).failed.any()
+    assert not any(p.exists() for p in left)  # ... which the next run removed
+
+
+def _is_zombie(pid: int) -> bool:
+    from pathlib import Path
+
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z"
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("def broken(:\n", "has a syntax error at matgen_broken_hook.py:1"),
+    ("raise RuntimeError('licence server down')\n", "failed while importing: RuntimeError: licence server down"),
+])
+def test_a_hook_module_that_fails_to_import_is_a_clear_error(tmp_path, monkeypatch, source, fragment):
+    (tmp_path / "matgen_broken_hook.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(MatgenError, match=re.escape(fragment)):
+        get_simulator("matgen_broken_hook:f", outputs="a:")
+
+
 def test_a_simulator_that_cannot_be_sent_to_workers_is_refused_before_work():
     sim = get_simulator(lambda samples: {"a": np.zeros(len(samples))}, outputs="a:")
     with pytest.raises(MatgenError, match="cannot be sent to worker processes"):
@@ -470,7 +564,8 @@ def test_kill_9_in_the_middle_loses_no_stored_result_and_evaluates_nothing_twice
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     stored = {i for f in store.glob("batch-*.json") for i in json.loads(f.read_text())["ids"]}
-    assert 4 <= len(stored) < 12 and not list(store.glob(".*"))  # whole batches only, no temporary file left
+    left = [p.name for p in store.glob(".*")]
+    assert 4 <= len(stored) < 12 and left in ([], [".matgen.lock"])  # whole batches only, no temporary file left
     second = tmp_path / "second.log"
     monkeypatch.setenv("MATGEN_TEST_LOG", str(second))
     monkeypatch.setenv("MATGEN_TEST_SLEEP", "0")
@@ -479,6 +574,7 @@ def test_kill_9_in_the_middle_loses_no_stored_result_and_evaluates_nothing_twice
     assert not set(evaluated_again) & stored and set(evaluated_again) | stored == set(ds.ids)
     assert len(evaluated_again) == len(set(evaluated_again))
     np.testing.assert_allclose(ev.properties["area"], expected_area(ds))
+    assert not list(store.glob(".*"))  # the dead process's lock file went with the next run
 
 
 def test_two_workers_give_the_same_rows_as_one(hooks, tmp_path):
@@ -515,6 +611,12 @@ def test_with_properties_replaces_conditions_and_keeps_the_failure_reason(hooks,
     assert area.unit == "um2" and area.role == "property" and np.isnan(area.values[2])
     np.testing.assert_allclose(area.values[:2], expected_area(ds)[:2])
     assert list(out.conditions["simulation_error"].labels()) == [None, None, "ValueError: cannot mesh sample bad"]
+    # 9 mm2 cannot stand in a um2 column, so the old column is kept whole beside it
+    assert out.conditions["area_previous"].unit == "mm2" and out.conditions["area_previous"].values.tolist() == [9.0] * 3
+    ds.conditions["area"] = Condition(np.array([9.0, 9.0, 9.0]), unit="um2", role="property")
+    same_unit = with_properties(ds, sim, run_simulator(sim, ds)).conditions
+    assert same_unit["area"].values[2] == 9.0 and "area_previous" not in same_unit  # a known value is never lost
+    np.testing.assert_allclose(same_unit["area"].values[:2], expected_area(ds)[:2])
     back = read(write(tmp_path / "out.h5", out))
     assert back.conditions["simulation_error"].role == "meta" and back.attrs["simulator"] == sim.name
 

@@ -185,6 +185,23 @@ def test_a_run_directory_holds_config_weights_metrics_and_a_checkpoint(toy_path,
         train(toy_path, config, run_dir)
 
 
+def test_a_folder_with_only_config_json_takes_a_new_run_and_a_too_large_batch_is_warned(toy_path, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    config = TrainConfig(steps=2, **dict(TINY, batch_size=64))
+    train(toy_path, config, run_dir)
+    shutil.rmtree(run_dir / "checkpoint")
+    (run_dir / "model.safetensors").unlink()  # as if training stopped before its first save
+    with pytest.raises(MatgenError, match="no checkpoint to resume from.*matgen train DATA.h5 -o"):
+        resume(run_dir)
+    result = train(toy_path, config, run_dir)  # no --force needed: nothing trained was there
+    n_train = read_config(run_dir).data.n_train
+    assert result.steps == 2 and result.warnings == [
+        f"batch size 64 is larger than the {n_train} training rows: each step repeats rows "
+        f"(--batch-size {n_train} or less avoids it)"]
+
+
 def test_the_loss_goes_down_on_a_tiny_problem(toy_path, tmp_path):
     config = TrainConfig(conditions=("fraction",), steps=100, lr=2e-3, warmup_steps=10, **dict(TINY, batch_size=16, log_every=10, eval_every=50))
     result = train(toy_path, config, tmp_path / "run")

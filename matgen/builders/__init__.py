@@ -67,8 +67,39 @@ def make_options(name: str, **overrides):
         current = getattr(defaults, key)
         if isinstance(current, Range) or "Range" in str(known[key].type):
             value = parse_range(value, key, current.log if isinstance(current, Range) else False)
+        else:
+            value = _typed(value, current, key, name)
         values[key] = value
-    return b.options(**values)
+    options = b.options(**values)
+    if options.n < 1:
+        raise MatgenError(f"dataset '{name}': n (number of samples) must be at least 1 (got {options.n})")
+    return options
+
+
+def _typed(value, default, key: str, name: str):
+    """``value`` as the type of the option's ``default`` (int, float, str, bool); others as given.
+
+    Raises:
+        MatgenError: a value of another type (text for a number, a fraction for a whole number).
+    """
+    def bad(what: str) -> MatgenError:
+        return MatgenError(f"dataset '{name}': option {key} should be {what}, got {value!r}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+            raise bad("a whole number")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        raise bad("text")
+    return value
 
 
 def build(name: str, progress: Progress = no_progress, **overrides):

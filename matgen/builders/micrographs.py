@@ -34,9 +34,9 @@ CHUNK = 200
 
 def _check_common(n: int, size: int, phases, plane: str) -> None:
     if n < 1:
-        raise MatgenError(f"--n must be at least 1 (got {n})")
+        raise MatgenError(f"n (number of samples) must be at least 1 (got {n})")
     if size < 8:
-        raise MatgenError(f"--size must be at least 8 px (got {size})")
+        raise MatgenError(f"size must be at least 8 px (got {size})")
     if plane not in PLANES:
         raise MatgenError(f"unknown plane '{plane}'; choose from {', '.join(PLANES)}")
     if len(phases) != 2:

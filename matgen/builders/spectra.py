@@ -24,9 +24,9 @@ CHUNK = 100
 
 def _check_axis(n: int, points: int, low: float, high: float, what: str) -> None:
     if n < 1:
-        raise MatgenError(f"--n must be at least 1 (got {n})")
+        raise MatgenError(f"n (number of samples) must be at least 1 (got {n})")
     if points < 16:
-        raise MatgenError(f"--points must be at least 16 (got {points})")
+        raise MatgenError(f"points must be at least 16 (got {points})")
     if not low < high:
         raise MatgenError(f"the {what} range {low:g}..{high:g} is empty; give LOW..HIGH with LOW < HIGH")
 

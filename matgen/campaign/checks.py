@@ -92,8 +92,9 @@ def probe_data(config: CampaignConfig):
     if config.data is not None:
         return read(config.data)
     if config.builder is not None:
-        from matgen.builders import build
+        from matgen.builders import build, make_options
 
+        make_options(config.builder, **config.builder_options)  # every option, n included, before any file
         options = {k: v for k, v in config.builder_options.items() if k != "n"}
         return build(config.builder, n=2, **options)
     from matgen.runs import read_config

@@ -42,6 +42,7 @@ from matgen.campaign.report import CampaignReport, Summary
 from matgen.campaign.state import CampaignStatus, status
 from matgen.campaign.steps import Steps, assemble_report, draw_pictures
 from matgen.common.files import write_json
+from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
 from matgen.errors import MatgenError
 
@@ -101,7 +102,8 @@ class Campaign:
         values = {**doc["config"], **{k: v for k, v in overrides.items() if v is not None}}
         campaign = cls(CampaignConfig.from_dict(values, where=str(layout.config)), directory, simulator)
         if any(v is not None for v in overrides.values()):
-            campaign._write_config(replace=True)
+            with folder_lock(layout.root, "campaign"):
+                campaign._write_config(replace=True)
         return campaign
 
     @classmethod
@@ -144,10 +146,14 @@ class Campaign:
             MatgenError: bad input (before any work, see :meth:`check`), or a directory that holds
                 a different campaign.
         """
+        context = self.check()
+        with folder_lock(self.layout.root, "campaign"):  # a second process on this folder stops here
+            return self._run(context, progress, on_summary or (lambda summary: None))
+
+    def _run(self, context: Context, progress: Progress, on_summary: OnSummary) -> CampaignReport:
         from matgen.runs import read_config
 
-        on_summary = on_summary or (lambda summary: None)
-        steps = Steps(self.config, self.layout, self.check(), progress)
+        steps = Steps(self.config, self.layout, context, progress)
         self._write_config()
         done = self.layout.rounds_done()
         steps.log("campaign started" if not done else f"campaign resumed after round {done[-1]}")
@@ -183,7 +189,9 @@ class Campaign:
         doc = {"format": st.FORMAT, "format_version": st.FORMAT_VERSION, "matgen_version": __version__,
                "config": self.config.to_dict()}
         if self.layout.config.is_file() and not replace:
-            old = st.read_record(self.layout.config).get("config", {})
+            stored = st.read_record(self.layout.config).get("config", {})
+            # as this version reads it: a field added since the campaign started takes its default
+            old = CampaignConfig.from_dict(stored, where=str(self.layout.config)).to_dict()
             differ = sorted(k for k in set(old) | set(doc["config"]) if old.get(k) != doc["config"].get(k))
             if differ:
                 raise MatgenError(f"{self.layout.root} already holds a different campaign ({', '.join(differ)} "

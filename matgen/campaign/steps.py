@@ -182,8 +182,7 @@ class Steps:
         from matgen.data import read, write
 
         files, t0 = self.layout.baseline(name), time.perf_counter()
-        if files.summary.is_file():
-            return Summary.from_dict(st.read_record(files.summary))
+        # no shortcut on summary.json: each file is rebuilt when missing (a damaged one the user deleted)
         self.layout.once(files.candidates, lambda path: write(path, self._baseline_candidates(name, model, data)))
         candidates = read(files.candidates)
         sampled = {k: _column(candidates, k) if name == "nearest" else np.full(len(candidates), np.nan)

@@ -69,8 +69,8 @@ def augment(
                                         "already in --run-dir.")] = False,
 ) -> None:
     """Expand a dataset with synthetic rows that keep their labels: physics perturbations, model samples, or both."""
+    from matgen.cli.options import check_output
     from matgen.cli.progress import progress_bar
-    from matgen.cli.sample import _check_output
     from matgen.cli.show import console
     from matgen.data import read, write
 
@@ -83,7 +83,7 @@ def augment(
         return
     if output is None:
         raise MatgenError("give the file to write: matgen augment DATA.h5 -o AUGMENTED.h5")
-    _check_output(output, force)
+    check_output(output, force)
     if model is not None and train_steps is not None:
         raise MatgenError("give --model RUN_DIR (a trained run) or --train-steps N (train one now), not both")
     if method == "physics" and (model is not None or train_steps is not None):

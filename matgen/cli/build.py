@@ -14,7 +14,7 @@ import typer
 from matgen.builders.options import (
     CompositeOptions, EelsOptions, RamanOptions, SpinodalOptions, XrdOptions, default_mean_radius,
 )
-from matgen.cli.options import Force, OutputH5, Png, default_help, show_value
+from matgen.cli.options import Force, OutputH5, Png, check_output, default_help, show_value
 from matgen.errors import MatgenError
 
 app = typer.Typer(help="Build a dataset from matgen's physics: micrographs with elastic properties, or XRD, "
@@ -94,10 +94,7 @@ def _run(name: str, output: Path, force: bool, png: bool, **overrides) -> None:
     from matgen.data import write
     from matgen.data.plot import plot_dataset
 
-    if output.exists() and not force:
-        raise MatgenError(f"{output} exists; pass --force to overwrite it or choose another --output")
-    if output.suffix.lower() not in (".h5", ".hdf5"):
-        raise MatgenError(f"--output {output} should end in .h5 (a matgen dataset file)")
+    check_output(output, force)
     with progress_bar(f"building {name}") as progress:
         dataset = build(name, progress=progress, **overrides)
     path = write(output, dataset)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import re
+
 import click
 import typer
 from typer.core import TyperGroup
@@ -17,6 +20,34 @@ def print_error(message: str) -> None:
     click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
 
 
+_TEMPORARY_NAME = re.compile(r"\.([^/]+?)\.tmp-\d+-[0-9a-f]+")  # atomic_path's temporary files
+_ADVICE = {
+    errno.ENOSPC: "no space left on the device; free some space or write to another disk (nothing half-written "
+                  "was kept)",
+    errno.EDQUOT: "disk quota exceeded; free some space or write to another disk (nothing half-written was kept)",
+    errno.EROFS: "the file system is read-only; write somewhere else",
+    errno.EACCES: "permission denied; check the path and its permissions",
+    errno.EPERM: "operation not permitted; check the path and its permissions",
+    errno.ENOENT: "no such file or directory; check the path",
+    errno.EISDIR: "is a folder, not a file; give a file name",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an operating-system error: the file it concerns (the final name, not a
+    temporary one) and what to do, recognising h5py's messages that carry only ``errno = N``."""
+    code = exc.errno
+    if code is None:
+        found = re.search(r"errno = (\d+)", str(exc))
+        code = int(found.group(1)) if found else None
+    name = exc.filename or (re.search(r"filename = '([^']+)'", str(exc)) or [None, None])[1]
+    where = _TEMPORARY_NAME.sub(r"\1", str(name)) + ": " if name else ""
+    advice = _ADVICE.get(code)
+    if advice is None:
+        advice = f"{exc.strerror or exc}; check the path and its permissions"
+    return where + advice
+
+
 class MatgenGroup(TyperGroup):
     """The root command group: a MatgenError or OSError from any command becomes one red line, exit 2."""
 
@@ -27,8 +58,7 @@ class MatgenGroup(TyperGroup):
             print_error(str(exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except OSError as exc:
-            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            print_error(f"{where}{exc.strerror or exc}; check the path and its permissions")
+            print_error(describe_os_error(exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
             print_error("interrupted; files already written are complete, nothing half-written was kept")

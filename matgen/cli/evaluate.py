@@ -12,6 +12,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from matgen.cli.options import Device, Force
+from matgen.common.files import check_writable
 from matgen.errors import MatgenError
 
 METHOD_HELP = (
@@ -97,6 +98,7 @@ def evaluate(
 
     if output.exists() and (output / "metrics.json").exists() and not force:
         raise MatgenError(f"{output} already holds metrics.json; pass --force to overwrite it or choose another --output")
+    check_writable(output / "metrics.json")
     if seeds < 1:
         raise MatgenError(f"--seeds must be at least 1, got {seeds}")
     if threads < 1:

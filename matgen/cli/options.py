@@ -26,6 +26,19 @@ Png = Annotated[bool, typer.Option("--png/--no-png", help="Also draw OUTPUT.png:
                                    "overlaid.")]
 
 
+def check_output(output: Path, force: bool, what: str = "a matgen dataset file", suffixes=(".h5", ".hdf5")) -> None:
+    """Refuse, before any work, an output with the wrong suffix, one that exists (without
+    ``--force``) or one that cannot be written."""
+    from matgen.common.files import check_writable
+    from matgen.errors import MatgenError
+
+    check_writable(output)
+    if output.suffix.lower() not in suffixes:
+        raise MatgenError(f"--output {output} should end in {suffixes[0]} ({what})")
+    if output.exists() and not force:
+        raise MatgenError(f"{output} exists; pass --force to overwrite it or choose another --output")
+
+
 def show_value(value) -> str:
     """A default as --help prints it: numbers with ``g``, ranges as LOW..HIGH, sequences comma-separated."""
     if isinstance(value, bool):

@@ -16,7 +16,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.options import Device, Force, OptionalOutputH5, Png, RunDir, SampleSeed
+from matgen.cli.options import Device, Force, OptionalOutputH5, Png, RunDir, SampleSeed, check_output
 from matgen.cli.progress import print_warnings
 from matgen.errors import MatgenError
 from matgen.sample.options import DEFAULTS
@@ -58,6 +58,10 @@ def parse_target_args(args: List[str], pairs: List[str]) -> dict[str, str]:
             value, i = args[i + 1], i + 1
         targets[name] = value
         i += 1
+    for name, value in targets.items():
+        if value.strip().lower() in ("nan", "none", ""):
+            raise MatgenError(f"target {name} '{value}' is not a number; leave the option out to sample without "
+                              f"conditioning on {name}")
     return targets
 
 
@@ -122,7 +126,7 @@ def sample(
         return
     if output is None:
         raise MatgenError("give the file to write: matgen sample RUN -o SAMPLES.h5 (or --list-targets to see the targets)")
-    _check_output(output, force)
+    check_output(output, force)
     from matgen.cli.progress import progress_bar
     from matgen.data import write
     from matgen.sample import sample as sample_run
@@ -217,12 +221,14 @@ def interpolate(
     from matgen.data import read, write
     from matgen.runs import load_run
     from matgen.sample import interpolate as interpolate_run
+    from matgen.sample.generate import check_interpolation
     from matgen.sample.plot import plot_samples
 
     if output is None:
         raise MatgenError("give the file to write: matgen interpolate RUN --from-id A --to-id B -o PATH.h5")
-    _check_output(output, force)
+    check_output(output, force)
     run = load_run(run_dir, device=_device(device))
+    check_interpolation(run, method)
     if (from_id is None) == (a is None) or (to_id is None) == (b is None):
         raise MatgenError("give each end once: --from-id ID or --a FILE for the start, --to-id ID or --b FILE for the end")
     source = None
@@ -247,13 +253,6 @@ def _row(ds, row_id: str):
         raise MatgenError(f"no row with id '{row_id}' in the dataset; its ids look like {examples} "
                           "(`matgen data info` shows the file)")
     return ds.take(hits[:1])
-
-
-def _check_output(output: Path, force: bool) -> None:
-    if output.suffix.lower() not in (".h5", ".hdf5"):
-        raise MatgenError(f"--output {output} should end in .h5 (a matgen dataset file)")
-    if output.exists() and not force:
-        raise MatgenError(f"{output} exists; pass --force to overwrite it or choose another --output")
 
 
 def _device(device: str):

@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.options import Force
+from matgen.cli.options import Force, check_output
 from matgen.errors import MatgenError
 
 Samples = Annotated[Optional[Path], typer.Argument(help="Dataset file (.h5) of the samples to simulate.", show_default=False)]
@@ -53,7 +53,11 @@ def simulate(
     samples: Samples = None,
     simulator: SimulatorName = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Dataset file to write (.h5); default: "
-                                                   "SAMPLES itself, replaced atomically.", show_default=False)] = None,
+                                                   "SAMPLES-SIMULATOR.h5 beside SAMPLES.", show_default=False)] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Write into SAMPLES itself (replaced atomically; a value "
+                                           "the simulator could not compute keeps the one it had).")] = False,
+    min_evaluated: Annotated[float, typer.Option(help="Write nothing and exit 1 when less than this share (0..1) of "
+                                                 "the rows was evaluated.")] = 0.5,
     workers: Workers = 1,
     timeout: Timeout = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Samples per simulator call (default: the simulator's).",
@@ -75,10 +79,11 @@ def simulate(
                                                   "with units, then exit.")] = False,
     force: Force = False,
 ) -> None:
-    """Simulate the properties of samples and add them to the file: matgen simulate SAMPLES.h5 --simulator elastic.
+    """Simulate the properties of samples into SAMPLES-SIMULATOR.h5: matgen simulate SAMPLES.h5 --simulator elastic.
 
     Each output becomes a condition (role property, with its unit); a sample the simulator could not
-    evaluate gets NaN and its reason in the condition simulation_error.
+    evaluate gets NaN (or keeps the value it had) and its reason in the condition simulation_error.
+    With --in-place the properties go into SAMPLES itself.
     """
     from matgen.cli.show import console
 
@@ -87,13 +92,16 @@ def simulate(
         return
     if samples is None:
         raise MatgenError("give the samples file: matgen simulate SAMPLES.h5 --simulator NAME (or --list)")
+    if in_place and output is not None:
+        raise MatgenError("give --in-place (write into SAMPLES) or --output FILE, not both")
+    if not 0.0 <= min_evaluated <= 1.0:
+        raise MatgenError(f"--min-evaluated is a share between 0 and 1, got {min_evaluated}")
     sim = _simulator(simulator, command, outputs, parse_options(option or []))
-    target = output or samples
-    if output is not None:
-        if output.suffix.lower() not in (".h5", ".hdf5"):
-            raise MatgenError(f"--output {output} should end in .h5 (a matgen dataset file)")
-        if output.exists() and output.resolve() != samples.resolve() and not force:
-            raise MatgenError(f"{output} exists; pass --force to overwrite it or choose another --output")
+    target = samples if in_place else output or samples.with_name(f"{samples.stem}-{_slug(sim.name)}.h5")
+    if not in_place and target.exists() and target.resolve() != samples.resolve() and not force:
+        raise MatgenError(f"{target} exists; pass --force to overwrite it, --output to choose another file, or "
+                          "--in-place to write into SAMPLES")
+    check_output(target, force=True)
     from matgen.cli.progress import progress_bar
     from matgen.data import read, write
     from matgen.simulators import run_simulator, with_properties
@@ -103,8 +111,17 @@ def simulate(
         evaluation = run_simulator(sim, data, workers=workers, batch_size=batch_size, timeout_s=timeout,
                                    store=store, progress=progress)
     result = with_properties(data, sim, evaluation)
-    write(target, result)
     _print_summary(console, sim, evaluation, result)
+    evaluated = len(evaluation) - int(evaluation.failed.sum())
+    if evaluated < min_evaluated * len(evaluation) or (evaluated == 0 and min_evaluated > 0):
+        from matgen.cli.errors import print_error
+        from matgen.simulators.validate import failure_reasons
+
+        reason = next(iter(failure_reasons(evaluation, 1)), ("unknown", 0))[0]
+        print_error(f"only {evaluated} of {len(evaluation)} row(s) were evaluated (--min-evaluated {min_evaluated:g}); "
+                    f"nothing was written; commonest reason: {reason}")
+        raise typer.Exit(1)
+    write(target, result)
     console.print(f"[green]simulated[/green] {len(data)} row(s) with {sim.name} → {target}", highlight=False)
     if png:
         from matgen.data.plot import plot_dataset
@@ -112,6 +129,13 @@ def simulate(
         color = next((o.name for o in sim.outputs if not result.conditions[o.name].missing.all()), None)
         picture = plot_dataset(result, target.with_suffix(".png"), color_by=color, title=f"{target.name}: {sim.name}")
         console.print(f"picture {picture}", highlight=False)
+
+
+def _slug(name: str) -> str:
+    """A file-name-safe form of a simulator's name."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "simulated"
 
 
 def _simulator(name: str | None, command: str | None, outputs: str | None, options: dict):
@@ -169,6 +193,6 @@ def _print_summary(console, sim, evaluation, result) -> None:
     console.print(table)
     failed = int(evaluation.failed.sum())
     if failed:
-        console.print(f"[yellow]{failed} failed[/yellow] (NaN, reason in simulation_error):", highlight=False)
+        console.print(f"[yellow]{failed} failed[/yellow] (no value from this run; a value the row had is kept; reason in simulation_error):", highlight=False)
         for reason, count in failure_reasons(evaluation):
             console.print(f"  {count} × {reason}", highlight=False, soft_wrap=True)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,6 +24,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(final)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         yield tmp
@@ -32,6 +34,63 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def remove_stale_temporaries(final: Path) -> list[Path]:
+    """Remove the temporary files (or folders) of ``final`` left by processes that died mid-write
+    (``kill -9``, power loss): ``.NAME.tmp-PID-*`` whose PID no longer runs. Returns what was removed."""
+    return remove_dead_temporaries(final.parent, f".{final.name}.tmp-")
+
+
+def remove_dead_temporaries(folder: Path, prefix: str) -> list[Path]:
+    """Remove ``folder/PREFIX<PID>-*`` (files or folders) whose process ``PID`` no longer runs."""
+    removed = []
+    for tmp in Path(folder).glob(f"{prefix}*"):
+        pid = tmp.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                if tmp.is_dir():
+                    shutil.rmtree(tmp)
+                else:
+                    tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":  # on Windows os.kill(pid, 0) would terminate the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # someone else's process, or a platform without signals: leave it
+        return True
+    return True
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, once it is sure a file can be written there (before any long work).
+
+    The nearest existing folder on the way must be a writable folder; an existing ``path`` must
+    not be a folder.
+
+    Raises:
+        MatgenError: what is in the way, and what to do.
+    """
+    from matgen.errors import MatgenError
+
+    final = Path(path)
+    if final.is_dir():
+        raise MatgenError(f"{final} is a folder; give a file name such as {final / 'out.h5'}")
+    folder = final.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise MatgenError(f"cannot write {final}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise MatgenError(f"cannot write {final}: no permission to write in {folder}; choose another place")
+    return final
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

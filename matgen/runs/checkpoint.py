@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from matgen.common.files import write_text_atomic
+from matgen.common.files import remove_stale_temporaries, write_text_atomic
 from matgen.errors import MatgenError
 from matgen.runs.files import CHECKPOINT_STATE, RunFiles
 from matgen.runs.tensors import load_tensors, load_weights, save_tensors
@@ -66,6 +66,7 @@ def save_checkpoint(run_dir: Path, model: nn.Module, ema: nn.Module, optimizer: 
     """
     files = RunFiles(run_dir)
     final, old = files.checkpoint, files.old_checkpoint
+    remove_stale_temporaries(final)  # a checkpoint half-written by a killed process
     tmp = files.root / f".checkpoint.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir(parents=True)
@@ -94,7 +95,8 @@ def load_checkpoint(run_dir: Path, model: nn.Module, ema: nn.Module, optimizer: 
     """
     folder = RunFiles(run_dir).checkpoint_folder()
     if folder is None:
-        raise MatgenError(f"{run_dir}: no checkpoint to resume from; train without --resume to start afresh")
+        raise MatgenError(f"{run_dir}: no checkpoint to resume from (training stopped before its first save); "
+                          f"train without --resume to start afresh: matgen train DATA.h5 -o {run_dir}")
     try:
         state = json.loads((folder / CHECKPOINT_STATE).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

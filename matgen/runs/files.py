@@ -62,8 +62,12 @@ class RunFiles:
         return self.root / OLD_CHECKPOINT
 
     def holds_run(self) -> bool:
-        """True when a run was started here (config.json exists)."""
-        return self.config.exists()
+        """True when a run here has something to lose: saved weights or a checkpoint.
+
+        A folder with only config.json (training stopped before its first save) holds nothing
+        trained, so a new run may start there without ``force``.
+        """
+        return self.weights.exists() or self.checkpoint_folder() is not None
 
     def checkpoint_folder(self) -> Path | None:
         """The checkpoint to resume from: ``checkpoint/``, else ``.checkpoint.old/`` left by a crash, else None."""

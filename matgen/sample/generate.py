@@ -122,6 +122,9 @@ def sample(
                           "diffusion run and pass this one as --regressor")
     if n < 1 or batch_size < 1:
         raise MatgenError(f"n and batch size must be at least 1, got n={n}, batch size={batch_size}")
+    if not (isinstance(guidance, (int, float)) and math.isfinite(guidance) and guidance >= 0):
+        raise MatgenError(f"the classifier-free guidance weight must be a number >= 0 (0: the conditional model "
+                          f"alone; 1-3 sharpens the conditioning), got {guidance}")
     reg = None
     if regressor is not None:
         regressor_scale = steering.check_scale(regressor_scale)
@@ -255,6 +258,14 @@ def _physics_targets(run: Run, reg: Run | None, simulator, targets: Mapping[str,
     return left, intervals, physical
 
 
+def check_interpolation(run: Run, method: str = "slerp") -> None:
+    """Raise a MatgenError unless ``run`` is a VAE and ``method`` a known path (before reading any ends)."""
+    if run.kind != "vae":
+        raise MatgenError(f"{run.path} is a {run.kind} model; latent interpolation needs a VAE run (matgen train --model vae)")
+    if method not in INTERPOLATIONS:
+        raise MatgenError(f"unknown interpolation {method!r}; choose from {', '.join(INTERPOLATIONS)}")
+
+
 def interpolate(
     run: Run | str | os.PathLike,
     a: Dataset,
@@ -274,10 +285,7 @@ def interpolate(
     """
     run = _run(run, device)
     model = run.model.eval()
-    if run.kind != "vae":
-        raise MatgenError(f"{run.path} is a {run.kind} model; latent interpolation needs a VAE run (matgen train --model vae)")
-    if method not in INTERPOLATIONS:
-        raise MatgenError(f"unknown interpolation {method!r}; choose from {', '.join(INTERPOLATIONS)}")
+    check_interpolation(run, method)
     p = next(model.parameters())
     ends = []
     for name, end in (("a", a), ("b", b)):

@@ -77,6 +77,9 @@ def _continuous(spec: ConditionSpec, value: TargetValue, n: int) -> tuple[np.nda
         if len(value) != 2:
             raise MatgenError(f"target {spec.name}: a range has two ends, LOW..HIGH; got {value}")
         low, high = _number(spec, value[0]), _number(spec, value[1])
+        if low > high:
+            raise MatgenError(f"target {spec.name}: the range {value[0]}..{value[1]} runs backwards; give "
+                              f"LOW..HIGH with LOW <= HIGH ({value[1]}..{value[0]})")
         column = np.linspace(low, high, n) if n > 1 else np.asarray([low])
         return column, [low, high]
     number = _number(spec, value)

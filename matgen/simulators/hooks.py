@@ -25,32 +25,61 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from matgen.common.files import remove_dead_temporaries
 from matgen.data.columns import read_csv_columns, read_h5_columns
 from matgen.errors import MatgenError
 from matgen.simulators.base import Evaluation, Simulator, parse_outputs
 
 OUTPUT_SUFFIXES = (".h5", ".csv")
+TEMP_PREFIX = "matgen-sim-"  # + PID: each batch's folder of input and output files
+
+#: Run as ``python -c _DIE_WITH_PARENT PARENT_PID PROGRAM ARGS...``: ask Linux to kill this process
+#: when its parent dies, then become PROGRAM (same pid, so process-group kills still reach it).
+_DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+if os.getppid() != int(sys.argv[1]):
+    os._exit(137)  # the parent died before the request took effect
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as exc:
+    sys.stderr.write(f"cannot run {sys.argv[2]}: {exc.strerror}\\n")
+    os._exit(127)
+"""
 
 
 def import_attribute(spec: str):
     """The attribute named by ``package.module:attribute`` (a hook), imported.
 
     Raises:
-        MatgenError: the module cannot be imported or has no such attribute (the message lists its callables).
+        MatgenError: the module cannot be imported, fails while importing (a syntax error, an
+            exception at module level) or has no such attribute (the message lists its callables).
     """
     module_name, _, attribute = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise MatgenError(f"cannot import '{module_name}' for simulator '{spec}' ({exc}); is it on PYTHONPATH?") from None
+    except SyntaxError as exc:
+        raise MatgenError(f"module '{module_name}' for simulator '{spec}' has a syntax error at "
+                          f"{Path(exc.filename or '?').name}:{exc.lineno}: {exc.msg}; fix the file") from None
+    except Exception as exc:  # noqa: BLE001 - a hook's module-level code may raise anything
+        raise MatgenError(f"module '{module_name}' for simulator '{spec}' failed while importing: "
+                          f"{type(exc).__name__}: {exc}") from None
     if not hasattr(module, attribute):
         public = ", ".join(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n)))
         raise MatgenError(f"module '{module_name}' has no '{attribute}'; its callables are: {public or 'none'}")
@@ -149,14 +178,14 @@ class ExternalSimulator(Simulator):
     def __call__(self, samples) -> Evaluation:
         from matgen.data import write
 
-        with tempfile.TemporaryDirectory(prefix="matgen-sim-") as tmp:
+        remove_dead_temporaries(Path(tempfile.gettempdir()), TEMP_PREFIX)  # left by a killed matgen
+        with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
             input_path = Path(tmp) / "input.h5"
             output_path = Path(tmp) / f"output{self.output_suffix}"
             write(input_path, samples)
             argv = [a.replace("{input}", str(input_path)).replace("{output}", str(output_path)) for a in self.argv]
             try:
-                done = subprocess.run(argv, shell=False, capture_output=True, text=True, timeout=self.timeout_s,
-                                      cwd=self.cwd, stdin=subprocess.DEVNULL)
+                done = run_program(argv, self.timeout_s, self.cwd)
             except subprocess.TimeoutExpired:
                 raise TimeoutError(f"{self.name} timed out after {self.timeout_s:g} s (program killed)") from None
             if done.returncode != 0:
@@ -169,6 +198,38 @@ class ExternalSimulator(Simulator):
             except MatgenError as exc:  # the batch fails with the reason (the runner records RuntimeError messages)
                 raise RuntimeError(str(exc)) from None
         return _align(table, [o.name for o in self.outputs], samples.ids.astype(str), self.name)
+
+
+def run_program(argv: list[str], timeout_s: float | None, cwd=None) -> subprocess.CompletedProcess:
+    """Run ``argv`` without a shell in its own process group, capturing text output.
+
+    On a timeout, an interrupt or any error the whole group is killed, so programs the program
+    started (an MPI launcher's ranks, a shell script's children) do not outlive it or hold its
+    pipes open. On Linux the program also gets SIGKILL when matgen itself dies (``kill -9``),
+    through a small launcher that sets ``PR_SET_PDEATHSIG`` and then execs it.
+
+    Raises:
+        subprocess.TimeoutExpired: the program ran past ``timeout_s`` seconds (it has been killed).
+    """
+    if sys.platform.startswith("linux"):  # the program dies with matgen, even on kill -9
+        argv = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
+    process = subprocess.Popen(argv, shell=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except BaseException:
+        _kill_group(process)
+        process.communicate()
+        raise
+    _kill_group(process)  # leftovers the program started in the background
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):  # already gone; or not POSIX
+        process.kill()
 
 
 def _last_line(text: str) -> str:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
 from matgen.errors import MatgenError
 from matgen.simulators.base import Evaluation
@@ -337,11 +338,19 @@ def run_simulator(simulator, samples, workers: int = 1, batch_size: int | None =
     check = getattr(simulator, "check", None)
     if check is not None:
         check(samples)
+    if store is None:
+        return _evaluate(simulator, samples, None, workers, batch_size, timeout_s, progress)
+    with folder_lock(store, "simulator store"):  # two processes appending to one store would mix their batches
+        return _evaluate(simulator, samples, ResultStore(store, simulator), workers, batch_size, timeout_s, progress)
+
+
+def _evaluate(simulator, samples, results, workers: int, batch_size: int | None, timeout_s: float | None,
+              progress: Progress) -> Evaluation:
+    """The rows not in ``results`` (a ResultStore, or None), evaluated in batches by the backend."""
     names = [o.name for o in simulator.outputs]
     n = len(samples)
     ids = samples.ids.astype(str)
     result = Evaluation.all_failed(names, n, "not evaluated")
-    results = ResultStore(store, simulator) if store is not None else None
     todo = np.arange(n)
     if results is not None:
         known = results.load()
@@ -412,10 +421,13 @@ def bound(simulator, samples):
 def with_properties(samples, simulator, evaluation: Evaluation):
     """The samples with each simulated output as a continuous ``property`` condition, plus ``simulation_error``.
 
-    A condition of the same name is replaced (its unit and description become the output's);
-    failed rows hold NaN. ``simulation_error`` is a categorical ``meta`` condition holding, per
-    row, why the simulator could not evaluate it (unknown, i.e. code -1, where it was evaluated).
-    The dataset attr ``simulator`` names the simulator.
+    A condition of the same name is replaced (its unit and description become the output's), but
+    a known value is never overwritten by an unknown one: a row the simulator could not evaluate
+    keeps the value it had (NaN when it had none; its reason is in ``simulation_error``). Where the
+    old condition is in another unit (or categorical) its values cannot be carried over, so it is
+    kept whole as ``NAME_previous`` (role ``meta``). ``simulation_error`` is a categorical ``meta``
+    condition holding, per row, why the simulator could not evaluate it (unknown, i.e. code -1,
+    where it was evaluated). The dataset attr ``simulator`` names the simulator.
     """
     from dataclasses import replace
 
@@ -427,7 +439,13 @@ def with_properties(samples, simulator, evaluation: Evaluation):
     conditions = dict(samples.conditions)
     failed = evaluation.failed
     for o in simulator.outputs:
-        conditions[o.name] = o.condition(np.where(failed, np.nan, evaluation.properties[o.name]), simulator.name)
+        new = np.where(failed, np.nan, evaluation.properties[o.name])
+        old = samples.conditions.get(o.name)
+        if old is not None and not old.is_categorical and (old.unit or "") == (o.unit or ""):
+            new = np.where(failed & ~old.missing, old.values, new)  # never replace a known value by NaN
+        elif old is not None and failed.any() and not old.missing.all():
+            conditions[f"{o.name}_previous"] = replace(old, role="meta")
+        conditions[o.name] = o.condition(new, simulator.name)
     conditions["simulation_error"] = Condition.from_labels(
         [e or None for e in evaluation.errors], role="meta",
         description=f"why simulator '{simulator.name}' could not evaluate the row (unknown: evaluated)")

@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from matgen.common.files import file_sha256
+from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
 from matgen.data import read
 from matgen.errors import MatgenError
@@ -86,10 +87,11 @@ def finetune(base_run: str | Path, data_path: str | Path, run_dir: str | Path, s
     train_part, val_part = _split(ds, config)
     data = replace(base_data, path=str(Path(data_path).resolve()), sha256=file_sha256(data_path),
                    n_train=len(train_part), n_val=0 if val_part is None else len(val_part))
-    RunFiles(run_dir).clear_outputs()
-    write_config(run_dir, model_config, data, config.to_dict(), {"finetuned_from": _origin(base_run, base_data)})
-    return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False,
-                start_from=lambda model, ema, optimizer: _load_base(base_run, model, ema, optimizer))
+    with folder_lock(run_dir, "run"):
+        RunFiles(run_dir).clear_outputs()
+        write_config(run_dir, model_config, data, config.to_dict(), {"finetuned_from": _origin(base_run, base_data)})
+        return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False,
+                    start_from=lambda model, ema, optimizer: _load_base(base_run, model, ema, optimizer))
 
 
 def _load_base(base_run: Path, model, ema, optimizer) -> None:

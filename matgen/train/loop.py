@@ -26,6 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from matgen.common.device import resolve_device
 from matgen.common.files import file_sha256
+from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
 from matgen.data import read
 from matgen.data.dataset import Dataset
@@ -170,15 +171,22 @@ def train(data_path: str | Path, config: TrainConfig, run_dir: str | Path, progr
     """
     config.check()
     run_dir, files = Path(run_dir), RunFiles(run_dir)
-    if files.holds_run() and not force:
-        raise MatgenError(f"{run_dir} already holds a run; continue it with --resume or pass --force to start afresh")
+    _check_free(files, force)
     ds = read(data_path)
     train_part, val_part = _split(ds, config)
     model_config, data = plan(ds, train_part, str(Path(data_path).resolve()), file_sha256(data_path), config)
     data.n_train, data.n_val = len(train_part), 0 if val_part is None else len(val_part)
-    files.clear_outputs()
-    write_config(run_dir, model_config, data, config.to_dict())
-    return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False)
+    with folder_lock(run_dir, "run"):
+        _check_free(files, force)  # again: another process may have trained here meanwhile
+        files.clear_outputs()
+        write_config(run_dir, model_config, data, config.to_dict())
+        return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False)
+
+
+def _check_free(files: RunFiles, force: bool) -> None:
+    if files.holds_run() and not force:
+        raise MatgenError(f"{files.root} already holds a run; continue it with --resume or pass --force to start "
+                          "afresh")
 
 
 def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int | None = None,
@@ -211,8 +219,9 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
     config = config.override(device=device).check()
     ds = read(path)
     train_part, val_part = _split(ds, config)
-    write_config(run_dir, model_config, data, config.to_dict(), run_config.records)  # records: e.g. finetuned_from
-    return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=True)
+    with folder_lock(run_dir, "run"):
+        write_config(run_dir, model_config, data, config.to_dict(), run_config.records)  # records: e.g. finetuned_from
+        return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=True)
 
 
 def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_config: ModelConfig, data: DataSpec,
@@ -260,6 +269,9 @@ class _Loop:
     def run(self, start, rows, acc, x_train, c_train, x_val, c_val) -> RunResult:
         c, device = self.config, x_train.device
         n, B = len(x_train), c.batch_size
+        if B > n:
+            self.warnings.append(f"batch size {B} is larger than the {n} training rows: each step repeats rows "
+                                 f"(--batch-size {n} or less avoids it)")
         consistent, done, saved = True, start, start
         clock, seen, t0, trained = time.perf_counter(), 0, time.perf_counter(), 0
         message = f"resumed at step {start}" if start else "training"

@@ -12,6 +12,8 @@ data does. What is kind-specific is each kind's ``plan`` (:mod:`matgen.runs.kind
 
 from __future__ import annotations
 
+import numpy as np
+
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
 from matgen.nets import UNET_PRESETS
@@ -29,6 +31,15 @@ def size_multiple(config: TrainConfig) -> int:
     return model_class(config.model).size_multiple(config.net, config.net_options)
 
 
+def check_finite_signals(ds: Dataset, path: str) -> None:
+    """Raise a MatgenError naming the rows whose signals hold NaN or inf (a network cannot learn them)."""
+    finite = np.isfinite(ds.signals.reshape(len(ds), -1)).all(axis=1)
+    if not finite.all():
+        first = ", ".join(str(i) for i in ds.ids[~finite][:3])
+        raise MatgenError(f"{path}: {int((~finite).sum())} row(s) hold NaN or inf in their signals (first: {first}); "
+                          "remove those rows or re-import the files they came from")
+
+
 def plan(ds: Dataset, train_part: Dataset, path: str, sha256: str, config: TrainConfig) -> tuple[ModelConfig, DataSpec]:
     """Return the ModelConfig and DataSpec of a run on ``ds`` (statistics from ``train_part``).
 
@@ -42,6 +53,7 @@ def plan(ds: Dataset, train_part: Dataset, path: str, sha256: str, config: Train
         ds.condition(name)  # unknown name -> MatgenError listing the dataset's conditions
     if not kind.conditions_are_inputs:
         check_continuous(ds, config.conditions)
+    check_finite_signals(ds, path)
     circular = config.circular
     if circular is None:
         circular = not ds.is_spectrum and str(ds.attrs.get("builder", "")) in PERIODIC_BUILDERS
