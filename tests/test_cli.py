@@ -205,9 +205,46 @@ def _empty_folder(folder):
     return ["--kind", "raman"], "no spectra found"
 
 
+def _spectrum_cut_short(folder):
+    _spectrum_file(folder / "a.txt", [1.0] * 20)
+    (folder / "b.txt").write_text("##NPOINTS=20\n" + "".join(f"{200 + i}, 1.0\n" for i in range(12)))
+    return ["--kind", "raman"], "b.txt: its header says ##NPOINTS=20 but the file holds 12 data points"
+
+
+def _emsa_cut_short(folder):
+    header = "#FORMAT : EMSA/MAS Spectral Data File\n#VERSION : 1.0\n#NPOINTS : 2048\n#NCOLUMNS : 1\n" \
+             "#XUNITS : eV\n#DATATYPE : Y\n#XPERCHAN : 1.0\n#OFFSET : 0.0\n#SIGNALTYPE : ELS\n#SPECTRUM :\n"
+    (folder / "a.msa").write_text(header + "\n".join(["5"] * 1000) + "\n#ENDOFDATA :\n")
+    return [], "a.msa: its header says #NPOINTS : 2048 but the file holds 1000 data points"
+
+
+def _xrdml_cut_short(folder):
+    (folder / "a.xrdml").write_text(
+        '<xrdMeasurements><xrdMeasurement><scan><dataPoints><positions axis="2Theta" unit="deg">'
+        "<listPositions>10 11 12 13 14 15</listPositions></positions><counts>1 2 3</counts></dataPoints></scan>"
+        "</xrdMeasurement></xrdMeasurements>")
+    return [], "a.xrdml: 6 2Theta positions for 3 intensities"
+
+
+def _repeated_axis_value(folder):
+    _spectrum_file(folder / "a.txt", [1.0] * 20)
+    (folder / "b.txt").write_text("".join(f"{x}, {y}\n" for x, y in [(200, 1), (201, 2), (201, 5), (202, 1), (203, 1)]))
+    return ["--kind", "raman"], "b.txt: its axis repeats x = 201 with different intensities (2, 5)"
+
+
+def _image_cut_short(folder):
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30), dtype=np.uint8)).save(folder / "a.png")
+    data = (folder / "a.png").read_bytes()
+    (folder / "a.png").write_bytes(data[: len(data) // 2])
+    return [], "a.png: is cut short: its header says 20×30 px"
+
+
 @pytest.mark.parametrize("make", [_bad_spectra_with_nan, _table_names_missing_file, _table_misses_a_file,
                                   _text_in_numeric_column, _mixed_axis_units, _images_of_different_sizes,
-                                  _empty_folder])
+                                  _empty_folder, _spectrum_cut_short, _emsa_cut_short, _xrdml_cut_short,
+                                  _repeated_axis_value, _image_cut_short])
 def test_bad_lab_folders_fail_cleanly_without_output(tmp_path, make):
     folder = tmp_path / "lab"
     folder.mkdir()
@@ -243,3 +280,104 @@ def test_operating_system_errors_name_the_final_file_and_what_to_do():
         "/mnt/x.h5: the file system is read-only; write somewhere else")
     assert describe_os_error(OSError(errno.EIO, "Input/output error")) == (
         "Input/output error; check the path and its permissions")
+def test_a_numeric_column_without_a_unit_is_a_yellow_warning(tmp_path):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    _spectrum_file(folder / "a.txt", [1.0] * 20)
+    _spectrum_file(folder / "b.txt", [2.0] * 20)
+    (folder / "labels.csv").write_text("file,modulus\na.txt,70\nb.txt,71\n")
+    result = invoke("data", "import", folder, "-o", tmp_path / "out.h5", "--kind", "raman", "--table", folder / "labels.csv")
+    assert result.exit_code == 0, result.output
+    assert "warning: condition 'modulus' is a number without a unit; if it has one, put it in the column name, " \
+           "e.g. 'modulus (GPa)'" in result.stderr
+    (folder / "labels.csv").write_text("file,modulus (GPa)\na.txt,70\nb.txt,71\n")  # the header it asks for
+    again = invoke("data", "import", folder, "-o", tmp_path / "out.h5", "--kind", "raman", "--table",
+                   folder / "labels.csv", "--force")
+    assert again.exit_code == 0 and "warning" not in again.output
+    assert read(tmp_path / "out.h5").conditions["modulus"].unit == "GPa"
+
+
+def test_the_size_hint_works_when_followed(tmp_path):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    _images_of_different_sizes(folder)
+    result = invoke("data", "import", folder, "-o", tmp_path / "out.h5")
+    assert_one_line_error(result, "--resize 20x30", "--tile 16")
+    for hint in (["--resize", "20x30"], ["--tile", "16"]):
+        followed = invoke("data", "import", folder, "-o", tmp_path / "out.h5", "--force", *hint)
+        assert followed.exit_code == 0, followed.output
+
+
+def test_the_axis_hint_of_append_works_when_followed(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, n in ((first, 20), (second, 30)):
+        folder.mkdir()
+        _spectrum_file(folder / f"{folder.name}.txt", [1.0] * n)
+    out = tmp_path / "out.h5"
+    assert invoke("data", "import", first, "-o", out, "--kind", "raman").exit_code == 0
+    result = invoke("data", "import", second, "-o", out, "--kind", "raman", "--append")
+    assert_one_line_error(result, "spectral axes differ", "re-import those files with --range 200.0:219.0 --points 20")
+    hint = result.output.split("re-import those files with ")[1].split()
+    followed = invoke("data", "import", second, "-o", out, "--kind", "raman", "--append", *hint)
+    assert followed.exit_code == 0, followed.output
+    assert list(read(out).ids) == ["a", "b"]
+
+
+def _zeroed(path, fraction):
+    data = bytearray(path.read_bytes())
+    at = int(fraction * len(data))
+    data[at:at + 512] = bytes(512)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["headers", "data", "cut"])
+@pytest.mark.parametrize("command", [["data", "info"], ["data", "plot", "-o", "OUT.png"], ["data", "split", "-o", "OUT"],
+                                     ["data", "check"]])
+def test_a_damaged_dataset_is_one_line_for_every_command(tmp_path, command, damage):
+    path = write(tmp_path / "d.h5", raman(200))
+    if damage == "cut":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        _zeroed(path, 0.02 if damage == "headers" else 0.6)
+    args = [a.replace("OUT", str(tmp_path / "out")) for a in command]
+    result = invoke(*args[:2], path, *args[2:])
+    assert "Traceback" not in result.output and result.exit_code == 2, result.output
+    if command == ["data", "check"]:
+        assert f"{path}: 1 problem(s)" in result.output and "damaged HDF5 file" in result.output
+    else:
+        assert_one_line_error(result, f"{path}: damaged HDF5 file (", "restore it from a copy or re-create it")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5"]
+
+
+def test_a_file_damaged_inside_its_global_heap_does_not_hang_the_command(tmp_path):
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "v0_1" / "composite.h5"  # strings in a global heap (matgen 0.1)
+    data = bytearray(fixture.read_bytes())
+    heap = data.find(b"GCOL")
+    data[heap + 16:heap + 528] = bytes(512)
+    path = tmp_path / "old.h5"
+    path.write_bytes(bytes(data))
+    proc = subprocess.run([sys.executable, "-m", "matgen", "data", "info", str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: damaged HDF5 file (global heap at byte"), proc.stderr
+
+
+def test_plot_limit_below_one_is_refused_and_draws_nothing(tmp_path):
+    good = write(tmp_path / "good.h5", raman())
+    for limit in ("0", "-3"):
+        assert_one_line_error(invoke("data", "plot", good, "--limit", limit), f"--limit {limit}: show at least 1 row")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.h5"]
+
+
+def test_split_does_not_overwrite_parts_without_force(tmp_path):
+    good = write(tmp_path / "good.h5", raman())
+    parts = tmp_path / "parts"
+    assert invoke("data", "split", good, "--fractions", "0.6,0.4", "-o", parts).exit_code == 0
+    before = {p.name: p.read_bytes() for p in parts.iterdir()}
+    again = invoke("data", "split", good, "--fractions", "0.4,0.6", "-o", parts)
+    assert_one_line_error(again, f"{parts / 'train.h5'} exists; pass --force")
+    assert {p.name: p.read_bytes() for p in parts.iterdir()} == before
+    assert invoke("data", "split", good, "--fractions", "0.4,0.6", "-o", parts, "--force").exit_code == 0

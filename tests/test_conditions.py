@@ -85,3 +85,18 @@ def test_read_table_sniffs_delimiters_and_reports_ragged_rows(tmp_path):
         read_table(tmp_path / "bad.csv")
     with pytest.raises(MatgenError, match="conditions table not found"):
         read_table(tmp_path / "missing.csv")
+
+
+def test_a_numeric_column_without_a_unit_gets_a_warning_that_shows_the_header_to_write():
+    rows = [{"modulus": "70", "hardness (HV)": "300", "ratio (1)": "0.5", "sample_id": "7", "replicate": "1",
+             "cooling": "Q", "anneal_time_h": "2"},
+            {"modulus": "71", "hardness (HV)": "310", "ratio (1)": "0.6", "sample_id": "8", "replicate": "2",
+             "cooling": "WQ", "anneal_time_h": "4"}]
+    warnings = []
+    c = build_conditions(rows, ["t.csv line 2", "t.csv line 3"], warnings=warnings)
+    assert warnings == ["condition 'modulus' is a number without a unit; if it has one, put it in the column name, "
+                        "e.g. 'modulus (GPa)' (or 'modulus (1)' for a pure number), and import again"]
+    assert c["modulus"].unit == "" and c["ratio"].unit == "1" and c["hardness"].unit == "HV"
+    assert c["sample_id"].role == "meta" and c["replicate"].role == "meta"  # ids need no unit
+    build_conditions(rows, ["a", "b"], ColumnTyping(roles={"modulus": "meta"}), warnings=(quiet := []))
+    assert quiet == []

@@ -1,6 +1,7 @@
 """The HDF5 dataset format: round trips, appending, atomic writes, versions, validation."""
 
 import re
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -205,3 +206,107 @@ def test_take_and_concat_keep_ids():
 def test_unknown_condition_lists_valid_names():
     with pytest.raises(MatgenError, match="unknown condition 'modulus'; this dataset has: mineral, laser_nm, anneal_temperature_C"):
         raman().condition("modulus")
+
+
+# ---------------------------------------------------------------- damaged files
+
+FIXTURE_V0_1 = Path(__file__).parent / "fixtures" / "v0_1" / "composite.h5"
+
+
+def _damage(path: Path, how: str, where: float) -> None:
+    """Zero 512 bytes at ``where`` (a fraction of the file), or cut the file there (a writer killed mid-write)."""
+    data = path.read_bytes()
+    at = int(where * len(data))
+    path.write_bytes(data[:at] + (b"\0" * 512 + data[at + 512:] if how == "zero" else b""))
+
+
+@pytest.mark.parametrize("make", [lambda: raman(200), lambda: micrographs(3)], ids=["spectra", "micrographs"])
+@pytest.mark.parametrize("how, where", [("zero", 0.0), ("zero", 0.02), ("zero", 0.1), ("zero", 0.3), ("zero", 0.6),
+                                        ("zero", 0.9), ("cut", 0.05), ("cut", 0.5), ("cut", 0.99)])
+def test_a_damaged_file_gives_one_clean_error_or_reads_correctly(tmp_path, make, how, where):
+    from matgen.data.check import check_file
+
+    ds = make()
+    path = write(tmp_path / "d.h5", ds)
+    _damage(path, how, where)
+    try:
+        back = read(path)
+    except MatgenError as error:
+        message = str(error)
+        assert "\n" not in message and message.startswith(f"{path}: ")
+        assert re.search(r"damaged HDF5 file \(.+\); restore it from a copy or re-create it$", message) or (
+            where == 0.0 and "not a readable HDF5 file" in message), message
+        problems = check_file(path)
+        assert problems and all("\n" not in p for p in problems)
+        return
+    assert_same(ds, back)  # the damage hit bytes the file does not use
+    assert check_file(path) == []
+
+
+def test_damage_to_a_truncated_file_names_both_sizes(tmp_path):
+    path = write(tmp_path / "d.h5", raman(200))
+    size = path.stat().st_size
+    _damage(path, "cut", 0.5)
+    with pytest.raises(MatgenError, match=rf"d\.h5: damaged HDF5 file \(truncated: {size // 2} of {size} bytes\); "
+                                          r"restore it from a copy or re-create it"):
+        read(path)
+
+
+def test_every_array_and_text_is_checksummed(tmp_path):
+    path = write(tmp_path / "r.h5", raman(5))
+    with h5py.File(path) as f:
+        arrays = []
+        f.visititems(lambda name, item: arrays.append(item) if isinstance(item, h5py.Dataset) else None)
+        assert len(arrays) == 8 and all(a.fletcher32 for a in arrays)  # signals, axis, 3 rows, 3 conditions
+        assert f["rows/id"].dtype.kind == "S" and f["rows/source"].dtype.kind == "S"  # in checksummed chunks
+
+
+def test_files_with_variable_length_strings_still_read():
+    ds = read(FIXTURE_V0_1)  # written by matgen 0.1.0
+    assert ds.kind == "micrograph" and len(ds) == 48 and ds.attrs["builder"] == "composite"
+
+
+def test_a_zeroed_global_heap_is_an_error_not_an_endless_loop(tmp_path):
+    """libhdf5 loops forever on a global heap object of index 0 and size 0 (zeroed bytes); matgen checks first."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "old.h5"
+    data = bytearray(FIXTURE_V0_1.read_bytes())
+    heap = data.find(b"GCOL")
+    assert heap > 0
+    data[heap + 16:heap + 16 + 512] = bytes(512)  # the first objects of the collection
+    path.write_bytes(bytes(data))
+    with pytest.raises(MatgenError, match=rf"old\.h5: damaged HDF5 file \(global heap at byte {heap} is broken at byte "
+                                          rf"{heap + 16}\); restore it from a copy or re-create it"):
+        read(path)
+    code = f"from matgen.data.check import check_file; print(check_file({str(path)!r}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "global heap" in done.stdout, done.stderr
+
+
+def test_what_a_file_says_is_checked_on_reading(tmp_path):
+    path = write(tmp_path / "r.h5", raman(5))
+    with h5py.File(path, "a") as f:
+        f["signals"][2, 5] = np.nan
+    with pytest.raises(MatgenError, match=r"r\.h5: 1 signal\(s\) contain NaN or inf \(first: row 2, id 's2'\); "
+                                          r"`matgen data check .*r\.h5` lists every problem"):
+        read(path)
+    with h5py.File(path, "a") as f:
+        del f["rows/id"]
+    with pytest.raises(MatgenError, match=r"r\.h5: /rows/id is missing, so this is not a complete matgen dataset; "
+                                          r"`matgen data check .*r\.h5` lists every problem"):
+        read(path)
+
+
+def test_the_axis_hint_names_the_import_options_that_give_this_axis():
+    axis = Axis("energy_loss", "eV", np.linspace(-5.0, 100.0, 211))
+    assert axis.import_options() == "--range -5.0:100.0 --points 211"
+    assert Axis("x", "", np.linspace(0.1, 0.7, 7)).import_options() == "--range 0.1:0.7 --points 7"
+    assert Axis("x", "", [1.0, 2.0, 4.0]).import_options() is None
+    assert "together" in Axis("x", "", [1.0, 2.0, 4.0]).reimport_hint()
+    with pytest.raises(MatgenError, match=r"spectral axes differ .*; re-import those files with --range 200\.0:1199\.0 "
+                                          r"--points 40"):
+        other = raman(1, ids=["x"])
+        other.axis = Axis("raman_shift", "cm-1", np.linspace(100, 1199, 40))
+        concat([raman(), other])

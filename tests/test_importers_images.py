@@ -332,3 +332,73 @@ def test_round_trip_through_hdf5(tmp_path):
     for name, condition in ds.conditions.items():
         np.testing.assert_array_equal(back.condition(name).values, condition.values)
         assert back.condition(name).unit == condition.unit and back.condition(name).role == condition.role
+
+
+# ---------------------------------------------------------------- what a file says about itself
+
+
+def test_the_size_hint_gives_values_the_options_accept(tmp_path):
+    from matgen.cli.data import _parse_size
+
+    save_png(tmp_path / "a.png", grey8(20, 30))
+    save_png(tmp_path / "b.png", grey8(25, 30))
+    with pytest.raises(MatgenError, match=r"pass --resize 20x30 to resample them all to the first one's size, "
+                                          r"or --tile 16 to cut them into equal tiles") as error:
+        import_images([tmp_path])
+    assert _parse_size("20x30") == (20, 30)  # what the CLI makes of the hint
+    assert import_images([tmp_path], resize=_parse_size("20x30")).dataset.signals.shape == (2, 20, 30)
+    assert len(import_images([tmp_path], tile=16).dataset) == 2
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".bmp", ".jpg"])
+def test_an_image_cut_short_is_named_with_the_size_its_header_announces(tmp_path, suffix):
+    path = tmp_path / f"cut{suffix}"
+    if suffix == ".tif":
+        save_tif(path, grey8(64, 80), rowsperstrip=8)
+    else:
+        Image.fromarray(grey8(64, 80)).save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])
+    save_png(tmp_path / "good.png", grey8(64, 80))
+    with pytest.raises(MatgenError, match=rf"cut\{suffix}: is cut short: its header says 64×80 px \(H×W\) but the file "
+                                          r"ends before the last pixel .*; copy the file again"):
+        import_images([tmp_path])
+    result = import_images([tmp_path], skip_bad=True)
+    assert list(result.dataset.ids) == ["good"] and "cut short" in result.skipped[0][1]
+
+
+def test_non_square_pixels_in_the_tags_need_a_pixel_size(tmp_path):
+    save_tif(tmp_path / "a.tif", grey8(8, 8), resolution=(20000, 10000), resolutionunit="CENTIMETER")
+    with pytest.raises(MatgenError, match=r"a\.tif has non-square pixels: its resolution tags say 0\.5 µm wide and 1 µm "
+                                          r"high; pass --pixel-size"):
+        import_images([tmp_path])
+    assert import_images([tmp_path], pixel_size=0.5).dataset.pixel_size == 0.5
+
+
+def test_numeric_condition_without_a_unit_is_a_warning(tmp_path):
+    save_png(tmp_path / "a.png", grey8(8, 8))
+    save_png(tmp_path / "b.png", grey8(8, 8, seed=1))
+    table = tmp_path / "t.csv"
+    table.write_text("file,hardness,anneal_temperature_C\na.png,300,800\nb.png,310,900\n")
+    result = import_images([tmp_path], ConditionSource(table=table))
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("condition 'hardness' is a number without a unit")
+    assert "'hardness (GPa)'" in result.warnings[0]
+
+
+def test_the_tile_hint_is_a_tile_that_fits(tmp_path):
+    save_png(tmp_path / "big.png", grey8(64, 64))
+    save_png(tmp_path / "small.png", grey8(20, 64))
+    with pytest.raises(MatgenError, match=r"small\.png: is 20×64 px, smaller than one 32×32 tile; use --tile 20 or smaller"):
+        import_images([tmp_path], tile=32)
+    assert len(import_images([tmp_path], tile=20).dataset) == 9 + 3
+
+
+def test_appending_images_of_another_size_names_the_resize_that_fits(tmp_path):
+    from matgen.data import concat
+
+    a = data.Dataset("micrograph", np.zeros((1, 16, 24), np.float32), signal_type="grey", ids=["a"])
+    b = data.Dataset("micrograph", np.zeros((1, 8, 8), np.float32), signal_type="grey", ids=["b"])
+    with pytest.raises(MatgenError, match=r"image sizes differ: \(16, 24\) vs \(8, 8\); re-import the new images with "
+                                          r"--resize 16x24"):
+        concat([a, b])

@@ -1,5 +1,6 @@
 """Spectrum readers, resampling and the import pipeline, on small files written here."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -327,7 +328,7 @@ def _write_xy(path: Path, x, y):
 def test_kind_must_be_known_or_given(tmp_path):
     x = np.arange(0.0, 50.0)
     _write_xy(tmp_path / "a.xy", x, x)
-    with pytest.raises(MatgenError, match=r"cannot tell what kind.*--kind raman\|xrd\|eels\|spectrum"):
+    with pytest.raises(MatgenError, match=r"cannot tell what kind.*--kind with raman, xrd, eels or spectrum \(e.g. --kind raman\)"):
         import_spectra([tmp_path])
     ds = import_spectra([tmp_path], kind="xrd").dataset
     assert (ds.axis.name, ds.axis.unit, ds.axis.wavelength_angstrom) == ("two_theta", "deg", None)
@@ -492,3 +493,210 @@ def test_corrupt_vendor_file_gives_a_one_line_reason(raman_folder):
     assert len(result.dataset) == 3
     (path, reason), = result.skipped
     assert path.endswith("broken.dm3") and "\n" not in reason and "could not read" in reason
+
+
+# ---------------------------------------------------------------- what a file says about itself
+
+
+def _rruff(x, y, extra: str = "") -> str:
+    return extra + RRUFF.format(rows=_rows(x, y))
+
+
+def test_text_header_point_count_must_match_the_data(tmp_path):
+    x = np.arange(200.0, 600.0)
+    path = tmp_path / "cut__Raman.txt"
+    path.write_text(_rruff(x, _peak(x, 300.0), "##NPOINTS=1000\n"))
+    with pytest.raises(MatgenError, match=r"cut__Raman\.txt: its header says ##NPOINTS=1000 but the file holds 400 "
+                                          r"data points; the file may be cut short"):
+        read_text(path)
+
+
+@pytest.mark.parametrize("header, message", [
+    ("##FIRSTX=150\n", r"##FIRSTX=150 but the first data point is at x = 200"),
+    ("##LASTX=1199\n", r"##LASTX=1199 but the last data point is at x = 599"),
+    ("##DELTAX=0.5\n", r"##DELTAX=0.5 but its points are 1 apart on average"),
+    ("##NPOINTS=many\n", r"##NPOINTS=many, which is not a number"),
+])
+def test_text_header_axis_must_match_the_data(tmp_path, header, message):
+    x = np.arange(200.0, 600.0)
+    path = tmp_path / "h__Raman.txt"
+    path.write_text(_rruff(x, _peak(x, 300.0), header))
+    with pytest.raises(MatgenError, match=r"h__Raman\.txt: its header says " + message):
+        read_text(path)
+
+
+def test_a_text_header_that_agrees_is_accepted_and_gives_the_unit(tmp_path):
+    x = np.arange(200.0, 600.0)
+    head = "##NPOINTS=400\n##FIRSTX=200.0\n##LASTX=599.0\n##DELTAX=1.0\n##XUNITS=1/CM\n"
+    (tmp_path / "a.txt").write_text(head + _rows(x, _peak(x, 300.0)))
+    (record,) = read_text(tmp_path / "a.txt")
+    assert record.axis_unit == "1/CM" and len(record.x) == 400
+    ds = import_spectra([tmp_path], kind="raman").dataset
+    assert ds.axis.unit == "cm-1"
+
+
+def test_a_header_unit_contradicting_the_file_name_is_refused(tmp_path):
+    x = np.arange(200.0, 600.0)
+    (tmp_path / "a__Raman.txt").write_text(_rruff(x, _peak(x, 300.0), "##XUNITS=nm\n"))
+    with pytest.raises(MatgenError, match=r"a__Raman\.txt has its axis in nm, but a raman axis must be in cm-1"):
+        import_spectra([tmp_path])
+
+
+def test_a_file_cut_short_no_longer_shrinks_the_common_axis(raman_folder):
+    x = np.arange(200.0, 400.0)  # the export stopped half-way; the header still says 400 points
+    (raman_folder / "cut__Raman.txt").write_text(_rruff(x, _peak(x, 300.0), "##NPOINTS=400\n##LASTX=599\n"))
+    with pytest.raises(MatgenError, match=r"cut__Raman\.txt: its header says ##NPOINTS=400 but the file holds 200 "
+                                          r"data points.*--skip-bad"):
+        import_spectra([raman_folder])
+    result = import_spectra([raman_folder], skip_bad=True)
+    np.testing.assert_array_equal(result.dataset.axis.values, np.arange(200.0, 600.0))  # the others' full axis
+    (where, reason), = result.skipped
+    assert where.endswith("cut__Raman.txt") and "##NPOINTS=400" in reason and "200 data points" in reason
+
+
+def test_emsa_point_count_must_match_the_data(tmp_path):
+    path = tmp_path / "ll.msa"
+    path.write_text(EMSA.replace("#NPOINTS     : 6.", "#NPOINTS     : 2048."))
+    with pytest.raises(MatgenError, match=r"ll\.msa: its header says #NPOINTS : 2048\. but the file holds 6 data "
+                                          r"points; the file may be cut short"):
+        read_msa(path)
+
+
+def _emsa_xy(xs, offset="-1.0", step="0.5") -> str:
+    text = EMSA.replace("Y\n#XPERCHAN", "XY\n#XPERCHAN").replace("#XPERCHAN    : 0.5", f"#XPERCHAN    : {step}")
+    text = text.replace("#OFFSET      : -1.0", f"#OFFSET      : {offset}")
+    body = "".join(f"{x}, {y}\n" for x, y in zip(xs, [10, 20, 30, 40, 50, 60]))
+    return text.split("#SPECTRUM")[0] + "#SPECTRUM    :\n" + body + "#ENDOFDATA   :\n"
+
+
+@pytest.mark.parametrize("xs, offset, step, message", [
+    ([99, 99.5, 100, 100.5, 101, 101.5], "-1.0", "0.5", r"#OFFSET : -1\.0 but its X column starts at 99"),
+    ([-1, 4, 9, 14, 19, 24], "-1.0", "0.5", r"#XPERCHAN : 0\.5 but its X column steps by 5 on average"),
+    ([-1, -0.5, 0, 0.5, 1, 1.5], "-1.0", "0", r"#XPERCHAN : 0; a channel width must be a non-zero number"),
+])
+def test_emsa_xy_header_must_match_its_x_column(tmp_path, xs, offset, step, message):
+    path = tmp_path / "xy.msa"
+    path.write_text(_emsa_xy(xs, offset, step))
+    with pytest.raises(MatgenError, match=r"xy\.msa: its header says " + message):
+        read_msa(path)
+
+
+def test_emsa_xy_with_a_rounded_header_is_accepted(tmp_path):
+    path = tmp_path / "xy.msa"
+    path.write_text(_emsa_xy([-1.01, -0.52, -0.02, 0.49, 0.99, 1.49], "-1.0", "0.5"))
+    (record,) = read_msa(path)
+    assert record.x[0] == -1.01
+
+
+def _scan_points(inner: str) -> str:
+    return XRDML.format(scans=f"<scan><dataPoints>{inner}</dataPoints></scan>")
+
+
+@pytest.mark.parametrize("inner, message", [
+    ('<positions axis="2Theta" unit="deg"><listPositions>10 11 12</listPositions></positions>'
+     '<counts unit="counts">1 2 3 4 5</counts>', "3 2Theta positions for 5 intensities; the file may be cut short"),
+    ('<positions axis="2Theta" unit="deg"><startPosition>10</startPosition><endPosition>20</endPosition></positions>'
+     '<beamAttenuationFactors>1 1 1</beamAttenuationFactors><counts unit="counts">1 2 3 4 5</counts>',
+     "3 beamAttenuationFactors for 5 counts; the file may be cut short"),
+    ('<positions axis="2Theta" unit="rad"><startPosition>0.1</startPosition><endPosition>0.2</endPosition></positions>'
+     '<counts unit="counts">1 2 3 4 5</counts>', "its 2Theta positions are in 'rad', not degrees"),
+    ('<positions axis="2Theta" unit="deg"><startPosition>10</startPosition><endPosition>10</endPosition></positions>'
+     '<counts unit="counts">1 2 3 4 5</counts>', "startPosition and endPosition are both 10° for 5 intensities"),
+    ('<positions axis="2Theta" unit="deg"><startPosition>ten</startPosition><endPosition>20</endPosition></positions>'
+     '<counts unit="counts">1 2 3 4 5</counts>', "startPosition is 'ten', not a number"),
+])
+def test_xrdml_header_must_match_the_data(tmp_path, inner, message):
+    path = tmp_path / "scan.xrdml"
+    path.write_text(_scan_points(inner))
+    with pytest.raises(MatgenError, match=r"scan\.xrdml: " + re.escape(message)):
+        read_xrdml(path)
+
+
+def test_xrdml_wavelength_must_be_a_positive_number(tmp_path):
+    path = tmp_path / "scan.xrdml"
+    path.write_text(_xrdml().replace("1.5405980</kAlpha1>", "0</kAlpha1>"))
+    with pytest.raises(MatgenError, match=r"scan\.xrdml: kAlpha1 is 0 Å; an X-ray wavelength must be a positive number"):
+        read_xrdml(path)
+
+
+def _signal(data_shape, axes):
+    return {"data": np.ones(data_shape), "axes": axes, "metadata": {"Signal": {"signal_type": "EELS"}}}
+
+
+@pytest.mark.parametrize("signal, message", [
+    (_signal((100,), [{"name": "Energy loss", "units": "eV", "size": 200, "scale": 0.5, "offset": 0.0}]),
+     "sample.dm3: its axis 'Energy loss' says 200 points but the data holds 100; the file may be cut short"),
+    (_signal((3, 100), [{"name": "Energy loss", "units": "eV", "size": 100, "scale": 0.5, "offset": 0.0}]),
+     "sample.dm3: describes 1 axes but its data has 2 dimensions (3×100)"),
+    (_signal((100,), [{"name": "Energy loss", "units": "eV", "size": 100, "scale": 0.0, "offset": 0.0}]),
+     "sample.dm3: its axis 'Energy loss' has scale 0.0 eV per point; a calibration must be a non-zero number"),
+])
+def test_vendor_axes_must_match_the_data(signal, message):
+    from matgen.data.importers.gatan import records_from_signals
+
+    with pytest.raises(MatgenError, match=re.escape(message)):
+        records_from_signals([signal], "sample.dm3")
+
+
+def test_vendor_axes_that_agree_give_one_record_per_pixel():
+    from matgen.data.importers.gatan import records_from_signals
+
+    signal = _signal((2, 100), [{"name": "x", "units": "nm", "size": 2, "scale": 5.0, "offset": 0.0},
+                                {"name": "Energy loss", "units": "eV", "size": 100, "scale": 0.5, "offset": 0.0}])
+    records = records_from_signals([signal], "sample.dm3")
+    assert [r.part for r in records] == ["x0", "x1"] and records[1].position == {"x_nm": 5.0}
+
+
+# ---------------------------------------------------------------- axis order
+
+
+def _text_file(path: Path, x, y):
+    path.write_text("".join(f"{a}, {b}\n" for a, b in zip(x, y)))
+    return path
+
+
+def test_a_repeated_x_with_different_intensities_is_refused_not_averaged(raman_folder):
+    x = [200.0, 201.0, 202.0, 202.0, 203.0, 204.0]
+    _text_file(raman_folder / "dup__Raman.txt", x, [1, 2, 3, 7, 4, 5])
+    with pytest.raises(MatgenError, match=r"dup__Raman\.txt: its axis repeats x = 202 with different intensities "
+                                          r"\(3, 7\); remove the repeated points \(matgen does not average them\)"):
+        import_spectra([raman_folder])
+    result = import_spectra([raman_folder], skip_bad=True)
+    assert len(result.dataset) == 3 and "repeats x = 202" in result.skipped[0][1]
+
+
+def test_a_repeated_line_is_refused(tmp_path):
+    _text_file(tmp_path / "a.txt", [1.0, 2.0, 3.0, 3.0, 4.0, 5.0], [1, 2, 3, 3, 4, 5])
+    with pytest.raises(MatgenError, match=r"a\.txt: its axis repeats x = 3 \(2 times, same intensity 3\); remove the repeats"):
+        import_spectra([tmp_path], kind="spectrum")
+
+
+def test_an_axis_out_of_order_is_refused(tmp_path):
+    _text_file(tmp_path / "a.txt", [1.0, 2.0, 3.0, 2.5, 4.0, 5.0], [1, 2, 3, 4, 5, 6])
+    with pytest.raises(MatgenError, match=r"a\.txt: its axis is out of order: point 4 \(x = 2\.5\) comes after x = 3; "
+                                          r"sort the points by x"):
+        import_spectra([tmp_path], kind="spectrum")
+
+
+def test_a_decreasing_axis_is_read_like_an_increasing_one(tmp_path):
+    x = np.arange(200.0, 600.0)
+    _text_file(tmp_path / "up.txt", x, _peak(x, 300.0))
+    _text_file(tmp_path / "down.txt", x[::-1], _peak(x, 300.0)[::-1])
+    ds = import_spectra([tmp_path], kind="raman").dataset
+    np.testing.assert_allclose(ds.signals[0], ds.signals[1])
+
+
+def test_an_empty_range_names_the_syntax_the_option_takes():
+    with pytest.raises(MatgenError, match=r"--range 5:1 is empty; give the start below the end, e.g. --range 200:1200"):
+        common_axis({"a": np.linspace(0, 10, 11)}, axis_range=(5, 1))
+
+
+def test_numeric_table_column_without_a_unit_is_a_warning(raman_folder, tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("file,modulus,hardness (HV),replicate\ns0__Raman.txt,70,300,1\ns1__Raman.txt,71,310,2\n"
+                     "s2__Raman.txt,72,320,1\n")
+    result = import_spectra([raman_folder], source=ConditionSource(table=table))
+    assert result.warnings == ["condition 'modulus' is a number without a unit; if it has one, put it in the column "
+                               "name, e.g. 'modulus (GPa)' (or 'modulus (1)' for a pure number), and import again"]
+    assert result.dataset.conditions["modulus"].unit == ""
+    assert import_spectra([raman_folder]).warnings == []

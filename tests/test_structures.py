@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,41 @@ def test_load_refuses_missing_corrupt_foreign_and_newer_files(tmp_path):
         '{"format": "matgen-structures", "format_version": 1, "structures": [{"id": "x", "structure": {}}]}')
     with pytest.raises(MatgenError, match=r"broken\.json: structure entry 0 is broken"):
         load_structures(tmp_path / "broken.json")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("_cell_volume   179.40614400", "_cell_volume   45.2",
+     "its header says _cell_volume 45.2 Å³ but its cell parameters give 179.4 Å³; correct the cell or the volume"),
+    ("_chemical_formula_sum   'Na4 Cl4'", "_chemical_formula_sum   'Na2 Cl6'",
+     "its header says _chemical_formula_sum 'Na2 Cl6' but its atom sites give NaCl; correct the formula or the sites"),
+    ("_chemical_formula_sum   'Na4 Cl4'", "_chemical_formula_sum   'Na4 Cl4 O2'",
+     "its header says _chemical_formula_sum 'Na4 Cl4 O2' but its atom sites give NaCl"),
+])
+def test_a_cif_header_that_disagrees_with_its_content_is_refused(tmp_path, old, new, message):
+    text = nacl().to(fmt="cif")
+    assert old in text
+    (tmp_path / "NaCl.cif").write_text(text.replace(old, new))
+    copper().to(filename=str(tmp_path / "Cu.cif"))
+    with pytest.raises(MatgenError, match=r"NaCl\.cif: " + re.escape(message)):
+        read_structures([tmp_path])
+    result = read_structures([tmp_path], skip_bad=True)
+    assert sorted(by_id(result)) == ["Cu"] and "its header says" in result.skipped[0][1]
+
+
+def test_hydrogen_missing_from_the_sites_of_a_cif_is_accepted(tmp_path):
+    text = nacl().to(fmt="cif").replace("_chemical_formula_sum   'Na4 Cl4'", "_chemical_formula_sum   'H2 Na4 Cl4'")
+    (tmp_path / "NaCl.cif").write_text(text)
+    assert len(read_structures([tmp_path])) == 1
+
+
+def test_a_poscar_whose_counts_disagree_with_its_coordinates_is_refused(tmp_path):
+    lines = silicon().to(fmt="poscar").splitlines()
+    (tmp_path / "POSCAR").write_text("\n".join(lines[:-2]) + "\n")  # cut short: 6 of 8 coordinate lines
+    with pytest.raises(MatgenError, match=r"POSCAR: its header says 8 atoms \(8\) but 6 coordinate lines follow; "
+                                          r"the file may be cut short"):
+        read_structures([tmp_path])
+    (tmp_path / "POSCAR").write_text("\n".join(lines + ["0.1 0.1 0.1"]) + "\n")  # one atom more than it says
+    with pytest.raises(MatgenError, match=r"POSCAR: its header says 8 atoms \(8\) but 9 coordinate lines follow"):
+        read_structures([tmp_path])
+    (tmp_path / "POSCAR").write_text("\n".join(lines + ["", "0 0 0"]) + "\n")  # a velocity block after a blank
+    assert len(read_structures([tmp_path])) == 1

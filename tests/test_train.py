@@ -6,6 +6,7 @@ in seconds on one CPU thread.
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -125,6 +126,21 @@ def test_a_micrograph_size_that_does_not_fit_the_network_is_a_clear_error():
     ds = toy_dataset(n=4, size=18)
     with pytest.raises(MatgenError, match=r"18x18 px .* multiples of 4.*--resize 16x16"):
         describe_data(ds, "odd.h5", "0" * 64, "max", None, multiple=4)
+    with pytest.raises(MatgenError, match=r"rebuild it with `matgen data build spinodal --size 16 -o NEW\.h5` "
+                                          r"\(or --size 20\)"):
+        describe_data(ds, "odd.h5", "0" * 64, "max", None, multiple=4)
+
+
+def test_the_size_hint_for_imported_micrographs_is_what_data_import_accepts():
+    from matgen.cli.data import _parse_size
+
+    ds = replace(toy_dataset(n=4, size=18, builder=""), signals=np.zeros((4, 18, 30), np.uint8))
+    with pytest.raises(MatgenError, match=r"micrographs are 18x30 px but this network needs sizes that are multiples "
+                                          r"of 8; add --resize 16x24 or --resize 24x32 or --tile 16 to the "
+                                          r"`matgen data import` command that made the file \(with --force") as error:
+        describe_data(ds, "odd.h5", "0" * 64, "max", None, multiple=8)
+    for size in re.findall(r"--resize (\S+)", str(error.value)):
+        assert all(v % 8 == 0 for v in _parse_size(size))
 
 
 def test_conditions_are_specs_with_units_and_training_ranges_and_categories_become_codes():

@@ -12,7 +12,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from matgen.cli.build import app as build_app
-from matgen.cli.options import DatasetFile, OutputH5, Seed
+from matgen.cli.options import DatasetFile, Force, OutputH5, Seed
 from matgen.errors import MatgenError
 
 app = typer.Typer(help="Import lab files into matgen datasets (HDF5), build datasets from physics, and inspect, "
@@ -147,6 +147,7 @@ def split(
     stratify: Annotated[Optional[str], typer.Option(help="Label to spread evenly over the parts (e.g. mineral).")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Folder for train.h5, val.h5, test.h5 (default: NAME_split/ beside the file).")] = None,
     seed: Seed = 0,
+    force: Force = False,
 ) -> None:
     """Split a dataset into train / validation / test files, keeping each group on one side."""
     from matgen.cli.show import print_split
@@ -159,6 +160,9 @@ def split(
         raise MatgenError(f"--fractions '{fractions}' should be numbers such as 0.7,0.15,0.15") from None
     parts = split_dataset(read(path), parts_f, by=by, seed=seed, stratify=stratify)
     output_dir = output_dir or path.with_name(path.stem + "_split")
+    existing = [output_dir / f"{name}.h5" for name in parts if (output_dir / f"{name}.h5").exists()]
+    if existing and not force:
+        raise MatgenError(f"{existing[0]} exists; pass --force to overwrite the parts or choose another --output-dir")
     written = {name: write(output_dir / f"{name}.h5", part) for name, part in parts.items()}
     print_split(parts, written, by)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from matgen.cli.progress import print_warnings
 from matgen.data.dataset import Dataset
 from matgen.data.summary import describe_signals, summarize_conditions
 
@@ -34,7 +35,7 @@ def print_info(ds: Dataset, path: Path) -> None:
 
 
 def print_import(result, output: Path) -> None:
-    """One line on what was imported and where it went, then the skipped files."""
+    """One line on what was imported and where it went, then the skipped files, then the warnings (stderr, yellow)."""
     dataset = getattr(result, "dataset", None)
     if dataset is not None:
         shape = " × ".join(str(s) for s in dataset.signals.shape[1:])
@@ -49,6 +50,7 @@ def print_import(result, output: Path) -> None:
         console.print(f"[yellow]skipped {len(result.skipped)} file(s):[/yellow]")
         for where, reason in result.skipped:
             console.print(f"  - {where}: {reason}", soft_wrap=True, markup=False)
+    print_warnings(getattr(result, "warnings", []))
 
 
 def print_split(parts: dict[str, Dataset], written: dict[str, Path], by: str | None) -> None:

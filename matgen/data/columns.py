@@ -32,20 +32,20 @@ def read_h5_columns(path: Path) -> dict[str, list]:
     """Columns of an HDF5 file: a matgen dataset's conditions, or the root's 1-D datasets."""
     import h5py
 
-    try:
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("matgen_format") is not None:
-                from matgen.data import read
+    from matgen.data.damage import guard, open_h5
 
-                ds = read(path)
-                columns = {name: list(c.values) for name, c in ds.conditions.items() if not c.is_categorical}
-                columns["id"] = list(ds.ids.astype(str))
-                return columns
-            columns = {}
-            for name, item in f.items():
-                if isinstance(item, h5py.Dataset) and item.ndim == 1:
-                    data = item.asstr()[()] if item.dtype.kind in "OSU" else item[()]
-                    columns[name] = list(data)
+    with guard(path), open_h5(path) as f:
+        if f.attrs.get("matgen_format") is not None:
+            from matgen.data import read
+
+            ds = read(path)
+            columns = {name: list(c.values) for name, c in ds.conditions.items() if not c.is_categorical}
+            columns["id"] = list(ds.ids.astype(str))
             return columns
-    except OSError as exc:
-        raise MatgenError(f"{path.name} is not a readable HDF5 file ({str(exc).split('(')[0].strip()})") from None
+        columns = {}
+        for name in f:
+            item = f.get(name)
+            if isinstance(item, h5py.Dataset) and item.ndim == 1:
+                data = item.asstr()[()] if item.dtype.kind in "OSU" else item[()]
+                columns[name] = list(data)
+        return columns

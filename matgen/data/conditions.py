@@ -3,8 +3,9 @@
 A column's unit comes from its name: a header ``anneal_temperature_C`` is the condition
 ``anneal_temperature_C`` in °C; ``modulus (GPa)`` or ``modulus [GPa]`` is ``modulus`` in GPa. A column
 is numeric when it has a unit or when most of its values are numbers; a numeric column with a
-value that is not a number is an error that names the file and the row. Empty cells, ``NaN`` and
-``NA`` mean unknown.
+value that is not a number is an error that names the file and the row, and a numeric column
+without a unit (other than ids and replicates) gets a warning that shows how to name its unit
+(``modulus (GPa)``; ``ratio (1)`` for a pure number). Empty cells, ``NaN`` and ``NA`` mean unknown.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class ColumnTyping:
 
 
 def build_conditions(
-    rows: Sequence[Mapping[str, str]], where: Sequence[str], spec: ColumnTyping | None = None
+    rows: Sequence[Mapping[str, str]], where: Sequence[str], spec: ColumnTyping | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Condition]:
     """Typed conditions from raw text rows.
 
@@ -105,6 +107,7 @@ def build_conditions(
         rows: one mapping (column header -> text) per dataset row; missing keys are unknown.
         where: for each row, where it came from (``labels.csv line 7``), used in error messages.
         spec: role overrides and forced categorical / duration columns.
+        warnings: a list that gets one line per numeric column without a unit (not meta ones).
 
     Raises:
         MatgenError: a numeric column holds text, a role is unknown, or two headers clash.
@@ -129,12 +132,20 @@ def build_conditions(
         else:
             role = roles.get(name, "meta" if _META_NAMES.search(name) else "processing")
             conditions[name] = Condition(_numbers(name, texts, where), unit=unit, role=role)
+            if not unit and role != "meta" and warnings is not None:
+                warnings.append(unitless_warning(name))
     unknown = set(roles) - set(conditions)
     if unknown:
         raise MatgenError(
             f"--role names unknown condition(s) {', '.join(sorted(unknown))}; the conditions are: {', '.join(conditions)}"
         )
     return conditions
+
+
+def unitless_warning(name: str) -> str:
+    """The warning for numeric condition ``name`` imported without a unit, with the header that gives one."""
+    return (f"condition '{name}' is a number without a unit; if it has one, put it in the column name, e.g. "
+            f"'{name} (GPa)' (or '{name} (1)' for a pure number), and import again")
 
 
 def _looks_numeric(texts: Sequence[str | None], unit: str) -> bool:

@@ -68,6 +68,21 @@ class Axis:
             and bool(np.allclose(self.values, other.values, rtol=rtol, atol=0.0))
         )
 
+    def import_options(self) -> str | None:
+        """``--range START:END --points N``: what ``matgen data import`` needs to put spectra on this axis
+        (None when the axis is not evenly spaced, so that no range and point count give it)."""
+        v = self.values
+        if len(v) < 2 or not np.allclose(v, np.linspace(v[0], v[-1], len(v)), rtol=1e-9, atol=0.0):
+            return None
+        return f"--range {float(v[0])!r}:{float(v[-1])!r} --points {len(v)}"
+
+    def reimport_hint(self) -> str:
+        """Advice that puts newly imported spectra onto this axis."""
+        options = self.import_options()
+        if options is None:
+            return "import those files together with the others so that they share one axis"
+        return f"re-import those files with {options}"
+
     def describe(self) -> str:
         """One line such as ``raman_shift 200–1199 cm-1, 1000 points``."""
         text = f"{self.name} {self.values[0]:g}–{self.values[-1]:g} {self.unit}, {len(self.values)} points"
@@ -346,14 +361,13 @@ def _check_compatible(a: Dataset, b: Dataset) -> None:
     if a.kind != b.kind:
         raise MatgenError(f"cannot join a {a.kind} dataset with a {b.kind} dataset")
     if a.signals.shape[1:] != b.signals.shape[1:] and not a.is_spectrum:
-        raise MatgenError(f"image sizes differ: {a.signals.shape[1:]} vs {b.signals.shape[1:]}; resize one of them")
+        height, width = a.signals.shape[-2:]
+        raise MatgenError(f"image sizes differ: {a.signals.shape[1:]} vs {b.signals.shape[1:]}; "
+                          f"re-import the new images with --resize {height}x{width}")
     if a.signal_type != b.signal_type:
         raise MatgenError(f"cannot join {a.signal_type} signals with {b.signal_type} signals")
     if a.is_spectrum and not a.axis.matches(b.axis):
-        raise MatgenError(
-            f"spectral axes differ ({a.axis.describe()} vs {b.axis.describe()}); "
-            "re-import onto the same axis with --range and --points"
-        )
+        raise MatgenError(f"spectral axes differ ({a.axis.describe()} vs {b.axis.describe()}); {a.axis.reimport_hint()}")
 
 
 def _concat_condition(name: str, datasets: Sequence[Dataset]) -> Condition:

@@ -61,6 +61,8 @@ def plot_dataset(
         raise MatgenError(f"unknown layout '{layout}'; choose from {', '.join(LAYOUTS)}")
     if len(ds) == 0:
         raise MatgenError("the dataset is empty: nothing to plot")
+    if limit is not None and limit < 1:
+        raise MatgenError(f"--limit {limit}: show at least 1 row, e.g. --limit 16")
     if color_by is not None:
         ds.condition(color_by)
     else:

@@ -88,7 +88,7 @@ def common_axis(
     else:
         lo, hi = float(axis_range[0]), float(axis_range[1])
         if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-            raise MatgenError(f"--range {lo:g} {hi:g} is empty; give the start below the stop, e.g. --range 200 1200")
+            raise MatgenError(f"--range {lo:g}:{hi:g} is empty; give the start below the end, e.g. --range 200:1200")
         for name, (a, b) in spans.items():
             if not covers(x_by_source[name], lo, hi):
                 raise MatgenError(
@@ -137,7 +137,8 @@ def _cell_half_widths(xs: np.ndarray, grid: np.ndarray) -> np.ndarray:
 def resample(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """(len(grid),) float64: the spectrum (x, y) on ``grid``.
 
-    x may be in any order; y values at repeated x are averaged. Where the grid step is more than
+    x may be in any order; y values at repeated x are averaged (the importer refuses such files
+    before they get here: a repeated or unordered axis in a lab file is an error). Where the grid step is more than
     :data:`BIN_AVERAGE_RATIO` times the median data step, each grid value is the mean of the
     piecewise-linear spectrum over a cell centred on the grid point (half-way to its neighbours):
     ``(F(g + w) - F(g - w)) / 2w`` with F the running integral. That keeps areas and peak

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from matgen.data.dataset import Dataset
+from matgen.data.dataset import Axis, Dataset
 from matgen.errors import MatgenError
 
 #: Built-in datasets whose micrographs are periodic (circular padding on by default).
@@ -91,14 +91,9 @@ def describe_data(
     stored_channels = ds.signals.ndim == 4
     channels = ds.signals.shape[1] if stored_channels else 1
     shape = tuple(ds.signals.shape[-2:])
-    for size in shape:
-        if size % multiple:
-            lower, upper = size // multiple * multiple, (size // multiple + 1) * multiple
-            raise MatgenError(
-                f"{path}: micrographs are {shape[0]}x{shape[1]} px but this network needs sizes that are multiples "
-                f"of {multiple}; re-import with --resize {lower or upper}x{lower or upper} (or {upper}x{upper}), "
-                "or pick a smaller --net"
-            )
+    if any(size % multiple for size in shape):
+        raise MatgenError(f"{path}: micrographs are {shape[0]}x{shape[1]} px but this network needs sizes that are "
+                          f"multiples of {multiple}; {_resize_hint(shape, multiple, builder)}")
     n_phases = 2
     if ds.signal_type == "labels":
         low, high = int(ds.signals.min()), int(ds.signals.max())
@@ -110,6 +105,23 @@ def describe_data(
     return DataSpec(path, sha256, ds.kind, ds.signal_type, "labels" if ds.signal_type == "labels" else "grey",
                     shape, channels, 0, stored_channels, n_phases, bool(circular), ds.signal_unit,
                     pixel_size=ds.pixel_size, pixel_unit=ds.pixel_unit, builder=builder)
+
+
+def _resize_hint(shape: tuple[int, int], multiple: int, builder: str = "") -> str:
+    """How to make micrographs of ``shape`` (H, W) again with both sizes multiples of ``multiple``:
+    re-import with ``--resize`` / ``--tile``, or rebuild a built-in dataset (``builder``) with ``--size``."""
+    down = [size // multiple * multiple or multiple for size in shape]
+    up = [-(-size // multiple) * multiple for size in shape]
+    options = [f"--resize {down[0]}x{down[1]}"] + ([f"--resize {up[0]}x{up[1]}"] if up != down else [])
+    tile = min(shape) // multiple * multiple
+    if tile:
+        options.append(f"--tile {tile}")
+    if builder and shape[0] == shape[1]:
+        other = f" (or --size {up[0]})" if up != down else ""
+        return (f"rebuild it with `matgen data build {builder} --size {down[0]} -o NEW.h5`{other} and train on the new "
+                f"file (micrographs imported from files: add {' or '.join(options)} to `matgen data import`)")
+    return (f"add {' or '.join(options)} to the `matgen data import` command that made the file "
+            "(with --force to replace it) and train on the new file")
 
 
 def to_network(signals: np.ndarray, spec: DataSpec) -> np.ndarray:
@@ -181,8 +193,9 @@ def check_fits(ds: Dataset, data: DataSpec, where: str) -> None:
     if len(ds) == 0:
         raise MatgenError(f"{where}: the dataset is empty; nothing to fine-tune on")
     if ds.is_spectrum and data.axis is not None and not np.allclose(ds.axis.values, data.axis["values"]):
-        raise MatgenError(f"{where}: the spectral axis differs from the run's ({ds.axis.describe()}); "
-                          "re-import onto the run's axis")
+        run_axis = Axis(data.axis["name"], data.axis["unit"], data.axis["values"], data.axis.get("wavelength_angstrom"))
+        raise MatgenError(f"{where}: the spectral axis ({ds.axis.describe()}) differs from the run's "
+                          f"({run_axis.describe()}); {run_axis.reimport_hint()}")
     shape = tuple(to_network(ds.signals[:1], data).shape[1:])
     if shape != (data.channels, *data.shape):
         raise MatgenError(f"{where}: signals of shape {shape[1:]} do not fit the run's {tuple(data.shape)}")

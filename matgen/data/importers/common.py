@@ -17,10 +17,12 @@ from matgen.errors import MatgenError
 
 @dataclass
 class ImportResult:
-    """What an import produced: the dataset and the files left out with the reason for each."""
+    """What an import produced: the dataset, the files left out with the reason for each, and warnings
+    (one line each, e.g. a numeric condition without a unit) that the CLI prints in yellow."""
 
     dataset: Dataset
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class BadFiles:

@@ -51,7 +51,8 @@ def records_from_signals(signals: Sequence[dict], name: str) -> list[SpectrumRec
     holds several signals. Signals without an energy axis (images) are left out.
 
     Raises:
-        MatgenError: no signal has an energy axis (``name`` is an image, not a spectrum).
+        MatgenError: no signal has an energy axis (``name`` is an image, not a spectrum), or the
+            axes a signal declares disagree with its data (:func:`check_axes`).
     """
     spectra = [s for s in signals if _energy_axis(s["axes"]) is not None]
     if not spectra:
@@ -62,9 +63,32 @@ def records_from_signals(signals: Sequence[dict], name: str) -> list[SpectrumRec
         )
     records = []
     for k, signal in enumerate(spectra):
+        check_axes(signal, name)
         prefix = f"s{k}" if len(spectra) > 1 else ""
         records += _signal_records(signal, prefix)
     return records
+
+
+def check_axes(signal: dict, name: str) -> None:
+    """Raise when the axes a signal declares disagree with its data: count, sizes, a zero or non-finite scale.
+
+    Raises:
+        MatgenError: names the file, the axis and both numbers.
+    """
+    shape, axes = np.shape(signal["data"]), signal["axes"]
+    if len(axes) != len(shape):
+        raise MatgenError(f"{name}: describes {len(axes)} axes but its data has {len(shape)} dimensions "
+                          f"({'×'.join(map(str, shape))}); the file is damaged: export it again")
+    for i, (axis, size) in enumerate(zip(axes, shape)):
+        label = f"axis '{axis.get('name')}'" if axis.get("name") else f"axis {i}"
+        declared = len(axis["axis"]) if axis.get("axis") is not None else axis.get("size")
+        if declared is not None and int(declared) != size:
+            raise MatgenError(f"{name}: its {label} says {int(declared)} points but the data holds {size}; "
+                              "the file may be cut short: export it again")
+        scale, units = axis.get("scale", 1.0), f" {axis['units']}" if axis.get("units") else ""
+        if axis.get("axis") is None and scale is not None and not (np.isfinite(float(scale)) and float(scale) != 0):
+            raise MatgenError(f"{name}: its {label} has scale {scale}{units} per point; "
+                              "a calibration must be a non-zero number")
 
 
 def _signal_records(signal: dict, prefix: str) -> list[SpectrumRecord]:

@@ -61,11 +61,13 @@ class RawImage:
         pixels: (H, W) in the file's dtype (colour already reduced to one channel).
         pixel_size_um: edge of one pixel (µm) from the file's tags, or None.
         is_colour: True when the pixels are the luminance of a truly coloured image.
+        pixel_height_um: height of one pixel (µm) when the tags say it differs from its width, else None.
     """
 
     pixels: np.ndarray
     pixel_size_um: float | None = None
     is_colour: bool = False
+    pixel_height_um: float | None = None
 
 
 @dataclass
@@ -77,12 +79,14 @@ class LoadedImage:
         pixels: (H, W) float32 in [0, 1] (grey) or int32 phases (labels), after resizing.
         width_scale: original width / current width (1 when not resized): pixel sizes scale by it.
         pixel_size_um: edge of one original pixel (µm) from the file's tags, or None.
+        pixel_height_um: height of one original pixel (µm) when the tags make it differ from its width.
     """
 
     kind: str
     pixels: np.ndarray
     width_scale: float = 1.0
     pixel_size_um: float | None = None
+    pixel_height_um: float | None = None
 
 
 def import_images(
@@ -139,7 +143,8 @@ def import_images(
         _check_same_size(kept_files, pixels)
     size = _common_pixel_size(kept_files, images, pixel_size, pixel_unit)
     kept_rows, kept_where = [rows[i] for i, _ in loaded], [where[i] for i, _ in loaded]
-    conditions = build_conditions(kept_rows, kept_where, spec_with_pattern(spec, source))
+    notes: list[str] = []  # warnings (the module `warnings` is Python's)
+    conditions = build_conditions(kept_rows, kept_where, spec_with_pattern(spec, source), notes)
     signals, ids, sources, owner, tile_rc = _rows(root, kept_files, pixels, tile)
     conditions = {name: c.take(owner) for name, c in conditions.items()}
     if tile is not None:
@@ -151,7 +156,7 @@ def import_images(
         kind="micrograph", signals=signals, conditions=conditions, ids=ids, sources=sources,
         synthetic=np.zeros(len(signals), bool), pixel_size=size, pixel_unit=pixel_unit, signal_type=kind,
     )
-    return ImportResult(dataset.check(), bad.skipped)
+    return ImportResult(dataset.check(), bad.skipped, notes)
 
 
 def _check_arguments(tile, resize, image_type, pixel_size) -> None:
@@ -160,7 +165,7 @@ def _check_arguments(tile, resize, image_type, pixel_size) -> None:
     if tile is not None and (int(tile) != tile or tile < 1):
         raise MatgenError(f"tile size must be a positive whole number of pixels, got {tile}")
     if resize is not None and (len(resize) != 2 or any(int(v) != v or v < 1 for v in resize)):
-        raise MatgenError(f"resize takes two positive whole numbers (height width in pixels), got {resize}")
+        raise MatgenError(f"resize takes two positive whole numbers (height, width in pixels), got {resize}")
     if pixel_size is not None and not (np.isfinite(pixel_size) and pixel_size > 0):
         raise MatgenError(f"pixel size must be a positive number, got {pixel_size}")
 
@@ -181,7 +186,7 @@ def load_image(
         pixels = resize_image(pixels, resize, labels=kind == "labels")
     if tile is not None:
         cut_tiles(pixels, tile)
-    return LoadedImage(kind, pixels, width / pixels.shape[1], raw.pixel_size_um)
+    return LoadedImage(kind, pixels, width / pixels.shape[1], raw.pixel_size_um, raw.pixel_height_um)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -205,6 +210,8 @@ def _read_any(path: Path) -> RawImage:
         except BadImage:
             raise
         except Exception as error:  # tifffile raises many types; Pillow may still read it
+            if _cut_short(error):
+                raise BadImage(_cut_short_reason(path, error)) from None
             try:
                 return _read_pillow(path)
             except Exception:
@@ -214,7 +221,28 @@ def _read_any(path: Path) -> RawImage:
     except BadImage:
         raise
     except Exception as error:
+        if _cut_short(error):
+            raise BadImage(_cut_short_reason(path, error)) from None
         raise BadImage(f"cannot be read as an image ({_short(error)})") from None
+
+
+def _cut_short(error: Exception) -> bool:
+    """True for the errors of a file that ends before the pixels its header announces."""
+    text = str(error).lower()
+    return any(s in text for s in ("truncated", "failed to read", "incomplete", "unexpected end"))
+
+
+def _cut_short_reason(path: Path, error: Exception) -> str:
+    """'is cut short: its header says H×W px but ...' with the size the header announces when it can be read."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            width, height = image.size
+        said = f"its header says {height}×{width} px (H×W) but "
+    except Exception:
+        said = ""
+    return f"is cut short: {said}the file ends before the last pixel ({_short(error)}); copy the file again"
 
 
 def _short(error: Exception) -> str:
@@ -229,12 +257,16 @@ def _read_tiff(path: Path) -> RawImage:
         series = tif.series[0]
         pixels = series.asarray()
         size_um = tiff_pixel_size_um(tif.pages[0].tags, tif.imagej_metadata)
+        height_um = tiff_pixel_size_um(tif.pages[0].tags, tif.imagej_metadata, "YResolution")
     samples = series.pages[0].samplesperpixel if series.pages else 1
     if pixels.ndim == 3 and samples > 1 and pixels.shape[0] == samples and pixels.shape[-1] != samples:
         pixels = np.moveaxis(pixels, 0, -1)  # planar (C, H, W) -> (H, W, C)
     if pixels.ndim == 3 and samples == 1:
         raise BadImage(f"holds a stack of {pixels.shape[0]} images; split it into one file per image")
-    return _one_channel(pixels, size_um)
+    raw = _one_channel(pixels, size_um)
+    if size_um is not None and height_um is not None and not np.isclose(size_um, height_um, rtol=1e-6):
+        raw.pixel_height_um = height_um
+    return raw
 
 
 def _read_pillow(path: Path) -> RawImage:
@@ -279,14 +311,14 @@ def _one_channel(pixels: np.ndarray, size_um: float | None) -> RawImage:
     return RawImage(luma, size_um, is_colour=True)
 
 
-def tiff_pixel_size_um(tags, imagej_metadata: dict | None = None) -> float | None:
+def tiff_pixel_size_um(tags, imagej_metadata: dict | None = None, tag_name: str = "XResolution") -> float | None:
     """Edge of one pixel (µm) from TIFF XResolution/ResolutionUnit (or ImageJ's unit), else None.
 
-    XResolution is pixels per unit. ImageJ writes ResolutionUnit "none" and names the unit in its
+    XResolution is pixels per unit (``tag_name="YResolution"`` gives the pixel's height). ImageJ writes ResolutionUnit "none" and names the unit in its
     metadata (``unit=micron``); ResolutionUnit 3 is centimetre, 2 inch. Inch resolutions equal to a
     common screen/print dpi (72, 96, 300...) are defaults of image software and are ignored.
     """
-    tag = tags.get("XResolution")
+    tag = tags.get(tag_name)
     if tag is None:
         return None
     value = tag.value  # a rational (numerator, denominator): pixels per unit
@@ -410,7 +442,8 @@ def cut_tiles(pixels: np.ndarray, tile: int) -> np.ndarray:
     height, width = pixels.shape
     rows, cols = height // tile, width // tile
     if rows == 0 or cols == 0:
-        raise BadImage(f"is {height}×{width} px, smaller than one {tile}×{tile} tile; use a smaller --tile")
+        raise BadImage(f"is {height}×{width} px, smaller than one {tile}×{tile} tile; use --tile {min(height, width)} "
+                       "or smaller")
     cropped = pixels[: rows * tile, : cols * tile]
     return cropped.reshape(rows, tile, cols, tile).swapaxes(1, 2)
 
@@ -424,18 +457,21 @@ def _common_kind(files: Sequence[Path], kinds: Sequence[str]) -> str:
             grey, labels = (files[0], other) if kinds[0] == "grey" else (other, files[0])
             raise MatgenError(
                 f"grey images and label maps are mixed: {grey.name} reads as grey, {labels.name} as a label map; "
-                "import them separately or pass --image-type grey/labels"
+                "import them separately, or pass --image-type grey or --image-type labels"
             )
     return kinds[0]
 
 
 def _check_same_size(files: Sequence[Path], pixels: Sequence[np.ndarray]) -> None:
+    """Raise, with the ``--resize`` and ``--tile`` values that would fit them, when the images differ in size."""
     for path, image in zip(files, pixels):
         if image.shape != pixels[0].shape:
             (h0, w0), (h1, w1) = pixels[0].shape, image.shape
+            tile = 2 ** int(np.log2(min(min(p.shape) for p in pixels)))  # the largest power of 2 every image holds
             raise MatgenError(
                 f"images differ in size: {files[0].name} is {h0}×{w0} px (H×W), {path.name} is {h1}×{w1} px; "
-                "pass --resize H W to resample them all, or --tile T to cut them into equal tiles"
+                f"pass --resize {h0}x{w0} to resample them all to the first one's size, or --tile {tile} to cut "
+                "them into equal tiles"
             )
 
 
@@ -446,8 +482,17 @@ def _common_pixel_size(
 
     Raises:
         MatgenError: the files' pixel sizes differ (from tags, or because resizing images of
-            different widths gives them different pixel sizes).
+            different widths gives them different pixel sizes), or a file's tags give it
+            non-square pixels and no ``pixel_size`` overrides them.
     """
+    if pixel_size is None:
+        for path, image in zip(files, images):
+            if image.pixel_height_um is not None:
+                raise MatgenError(
+                    f"{path.name} has non-square pixels: its resolution tags say {image.pixel_size_um:.6g} µm wide "
+                    f"and {image.pixel_height_um:.6g} µm high; pass --pixel-size to set the size of every pixel, "
+                    "or resample the image to square pixels"
+                )
     if pixel_size is None and pixel_unit not in UM_PER_UNIT:
         return None  # tags are in µm and this unit has no known length
     per_file = []

@@ -3,7 +3,9 @@
 A file whose first non-empty line starts with ``#FORMAT`` is EMSA: ``#XUNITS`` gives the axis
 unit, ``#SIGNALTYPE ELS`` (EELS) makes it an EELS spectrum on ``energy_loss`` in eV. For
 ``#DATATYPE Y`` the axis is ``#OFFSET + #XPERCHAN · i``; for ``#DATATYPE XY`` it is the file's
-first column (rosettasciio rebuilds it from OFFSET/XPERCHAN, which may be rounded). Files with
+first column (rosettasciio rebuilds it from OFFSET/XPERCHAN, which may be rounded). What the header
+says is checked against the data: ``#NPOINTS`` against the number of values, and for ``XY``
+``#OFFSET``/``#XPERCHAN`` against the X column (within one channel / 5 %). Files with
 an ``.msa`` extension that are plain two-column text (7 of the EELSDB files) are read by
 :func:`matgen.data.importers.text.parse_text`.
 """
@@ -63,12 +65,17 @@ def read_msa(path: str | Path) -> list[SpectrumRecord]:
     x = axis_values(signal["axes"][0])
     if y.size == 0:  # rosettasciio misses the data after a bare '#SPECTRUM :' line
         x, y = _y_columns(text, header)
-    if header.get("DATATYPE", "Y").upper() == "XY":
+    xy = header.get("DATATYPE", "Y").upper() == "XY"
+    if xy:
         try:
             columns = parse_text(text)
         except MatgenError as e:
             raise MatgenError(f"{path}: DATATYPE XY but its X, Y columns do not read: {e}") from None
         x, y = columns.x, columns.y
+    try:
+        check_header(header, x, y, xy)
+    except MatgenError as e:
+        raise MatgenError(f"{path}: {e}") from None
     unit = str(signal["axes"][0].get("units") or header.get("XUNITS", "")).strip()
     unit = None if unit.lower() in _UNKNOWN_UNITS else ENERGY_UNITS.get(unit.lower(), unit)
     signal_type = str(signal.get("metadata", {}).get("Signal", {}).get("signal_type") or "").lower()
@@ -77,6 +84,42 @@ def read_msa(path: str | Path) -> list[SpectrumRecord]:
         x=x, y=y, axis_unit=unit, kind="eels" if eels else None,
         axis_name="energy_loss" if eels else None, signal_unit=signal_unit(signal.get("metadata", {})),
     )]
+
+
+def _header_number(header: dict[str, str], key: str) -> float | None:
+    if key not in header:
+        return None
+    try:
+        return float(header[key])
+    except ValueError:
+        raise MatgenError(f"its header says #{key} : {header[key]}, which is not a number; correct the header") from None
+
+
+def check_header(header: dict[str, str], x: np.ndarray, y: np.ndarray, xy: bool) -> None:
+    """Raise when ``#NPOINTS``, ``#XPERCHAN`` or (for ``XY`` data) ``#OFFSET`` disagree with the data x, y (L,)."""
+    n = _header_number(header, "NPOINTS")
+    if n is not None and n != len(y):
+        raise MatgenError(
+            f"its header says #NPOINTS : {header['NPOINTS']} but the file holds {len(y)} data points; "
+            "the file may be cut short: export it again (or correct #NPOINTS)"
+        )
+    step = _header_number(header, "XPERCHAN")
+    if step is not None and not (np.isfinite(step) and step != 0):
+        raise MatgenError(f"its header says #XPERCHAN : {header['XPERCHAN']}; a channel width must be a non-zero number")
+    if not xy or len(x) < 2:
+        return
+    mean_step = (x[-1] - x[0]) / (len(x) - 1)
+    if step is not None and abs(mean_step - step) > 0.05 * abs(step):
+        raise MatgenError(
+            f"its header says #XPERCHAN : {header['XPERCHAN']} but its X column steps by {mean_step:g} on average; "
+            "correct the header or the X column"
+        )
+    offset = _header_number(header, "OFFSET")
+    if offset is not None and abs(offset - x[0]) > abs(step if step is not None else mean_step) + 1e-9 * max(abs(offset), 1.0):
+        raise MatgenError(
+            f"its header says #OFFSET : {header['OFFSET']} but its X column starts at {x[0]:g}; "
+            "correct the header or the X column"
+        )
 
 
 def _y_columns(text: str, header: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:

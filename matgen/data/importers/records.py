@@ -12,7 +12,7 @@ class SpectrumRecord:
     """One spectrum as read from a file, before resampling onto the dataset's common axis.
 
     Attributes:
-        x: (L,) axis values in ``axis_unit`` (any order; the importer sorts).
+        x: (L,) axis values in ``axis_unit``, increasing or decreasing (the importer refuses any other order).
         y: (L,) intensities.
         axis_name: ``two_theta``, ``raman_shift``, ``energy_loss``, or None when the file does not say.
         axis_unit: ``deg``, ``cm-1``, ``eV``..., or None when the file does not say.

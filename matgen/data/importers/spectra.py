@@ -2,7 +2,8 @@
 
 Pipeline of :func:`import_spectra`:
     find files -> pair them with conditions (table / name pattern) -> read each with the reader
-    registered for its extension -> check every spectrum (finite, >= 5 points) -> decide the kind
+    registered for its extension -> check every spectrum (finite, >= 5 points, an axis strictly
+    increasing or decreasing: repeated x values are refused, never averaged) -> decide the kind
     and the axis unit -> check the X-ray wavelength (XRD) -> choose a common axis and resample ->
     :class:`~matgen.data.dataset.Dataset` with one row per spectrum (a spectrum image gives one row
     per pixel, its position kept as ``meta`` conditions).
@@ -122,7 +123,31 @@ def _record_problem(record: SpectrumRecord) -> str | None:
         return f"the spectrum contains NaN or inf{where} (first at x = {first:g}); fix or remove those values"
     if np.ptp(record.x) <= 0:
         return f"all its axis values are equal{where}"
-    return None
+    return axis_order_problem(record.x, record.y, where)
+
+
+def axis_order_problem(x: np.ndarray, y: np.ndarray, where: str = "") -> str | None:
+    """Why the axis ``x`` (L,) is neither strictly increasing nor strictly decreasing, or None when it is.
+
+    A repeated x value is named with its intensities (two different ones are never averaged);
+    otherwise the first point that goes back is named.
+    """
+    steps = np.diff(x)
+    if (steps > 0).all() or (steps < 0).all():
+        return None
+    values, first, counts = np.unique(x, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        repeated = values[counts > 1][np.argmin(first[counts > 1])]
+        at = np.flatnonzero(x == repeated)
+        shown = ", ".join(f"{v:g}" for v in y[at[:3]])
+        if np.unique(y[at]).size > 1:
+            return (f"its axis repeats x = {repeated:g}{where} with different intensities ({shown}); "
+                    "remove the repeated points (matgen does not average them)")
+        return f"its axis repeats x = {repeated:g}{where} ({len(at)} times, same intensity {y[at[0]]:g}); remove the repeats"
+    direction = np.sign(x[-1] - x[0]) or 1.0
+    k = int(np.flatnonzero(steps * direction < 0)[0])
+    return (f"its axis is out of order{where}: point {k + 2} (x = {x[k + 1]:g}) comes after x = {x[k]:g}; "
+            "sort the points by x, or give each scan of the file its own file")
 
 
 def _decide_kind(kind: str | None, records: Sequence[tuple[Path, SpectrumRecord]], root: Path) -> str:
@@ -142,7 +167,7 @@ def _decide_kind(kind: str | None, records: Sequence[tuple[Path, SpectrumRecord]
     if not seen:
         raise MatgenError(
             f"cannot tell what kind of spectra {root} holds (the files do not say); "
-            "pass --kind raman|xrd|eels|spectrum"
+            "pass --kind with raman, xrd, eels or spectrum (e.g. --kind raman)"
         )
     return next(iter(seen))
 
@@ -263,7 +288,8 @@ def import_spectra(
 
     Returns:
         The dataset -- signals (N, L) float32 on one axis, a row per spectrum (per pixel of a
-        spectrum image) -- and the skipped files with reasons.
+        spectrum image) --, the skipped files with reasons, and warnings (numeric conditions
+        without a unit).
 
     Raises:
         MatgenError: bad input (the message names the file and the fix).
@@ -299,14 +325,15 @@ def import_spectra(
     by_file = {p: (row, origin) for p, row, origin in zip(files, file_rows, origins)}
     rows, where = _condition_rows(records, by_file)
     signal_units = {r.signal_unit for _, r in records}
+    warnings: list[str] = []
     dataset = Dataset(
         kind=kind,
         signals=signals,
-        conditions=build_conditions(rows, where, _meta_roles(records, spec_with_pattern(spec, source))),
+        conditions=build_conditions(rows, where, _meta_roles(records, spec_with_pattern(spec, source)), warnings),
         ids=[row_id(root, p, r.part) for p, r in records],
         sources=[_relative(root, p) for p, _ in records],
         synthetic=np.zeros(len(records), dtype=bool),
         axis=Axis(_axis_name(kind, records), unit, grid, wavelength_angstrom=wavelength),
         signal_unit=signal_units.pop() if len(signal_units) == 1 else "",
     )
-    return ImportResult(dataset.check(), list(bad.skipped))
+    return ImportResult(dataset.check(), list(bad.skipped), warnings)

@@ -3,7 +3,10 @@
 Files are read through pymatgen (``CifParser`` for CIF, so one file may hold several data
 blocks; ``Poscar`` for VASP files), falling back to ``ase.io.read`` for what pymatgen refuses.
 A structure whose fully occupied atoms overlap (closer than half the sum of their atomic radii,
-as in a cell written in the wrong unit) is refused as unphysical. Warnings from the parsers
+as in a cell written in the wrong unit) is refused as unphysical, and so is a file whose header
+disagrees with its content: a CIF's ``_cell_volume`` or ``_chemical_formula_sum`` (hydrogen may be
+missing from the sites) against the cell and the sites, a POSCAR's atom counts against its
+coordinate lines. Warnings from the parsers
 are kept per structure in :attr:`StructureSet.notes`, never printed.
 
 The JSON written by :func:`write_structures` (``format: "matgen-structures"``, version 1)::
@@ -22,6 +25,7 @@ Magnetic moments (mCIF) are stored as plain [mx, my, mz] lists (µB).
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +130,14 @@ def read_structure_file(path: Path) -> tuple[list[Structure], list[str]]:
     and no overlapping atoms.
 
     Raises:
-        BadStructure: neither parser gives a structure, or the structure is unphysical.
+        BadStructure: neither parser gives a structure, the structure is unphysical, or the
+            file's header disagrees with its content.
     """
+    text = _text(path)
+    if text is not None and path.suffix.lower() not in (".cif", ".mcif"):
+        poscar = poscar_count_problem(text)
+        if poscar:
+            raise BadStructure(poscar)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -144,7 +154,95 @@ def read_structure_file(path: Path) -> tuple[list[Structure], list[str]]:
         raise BadStructure(f"no crystal structure could be read{detail}{hint}")
     for structure in structures:
         check_structure(structure)
+    if text is not None and path.suffix.lower() in (".cif", ".mcif") and len(structures) == 1:
+        cif = cif_header_problem(text, structures[0])
+        if cif:
+            raise BadStructure(cif)
     return structures, notes
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _cif_value(text: str, key: str) -> str | None:
+    """The value of ``key`` in a one-block CIF (quotes removed), or None when absent or the file has several blocks."""
+    if len(re.findall(r"^\s*data_", text, flags=re.M)) != 1:
+        return None
+    m = re.search(rf"^\s*{key}\s+('([^']*)'|\"([^\"]*)\"|(\S+))", text, flags=re.M)
+    return None if m is None else next(g for g in m.groups()[1:] if g is not None).strip()
+
+
+def cif_header_problem(text: str, structure) -> str | None:
+    """Why a one-block CIF's ``_cell_volume`` or ``_chemical_formula_sum`` disagrees with its structure, or None.
+
+    The volume may differ by 1 %; each element's share of the formula by 0.02 (occupancies are
+    rounded); hydrogen named in the formula may be missing from the sites (X-rays rarely locate it).
+    """
+    from pymatgen.core import Composition
+
+    volume = _cif_value(text, "_cell_volume")
+    if volume:
+        try:
+            said = float(re.sub(r"\(\d*\)$", "", volume))
+        except ValueError:
+            said = None
+        cell = float(structure.lattice.volume)
+        if said and abs(said - cell) > 0.01 * said:
+            return (f"its header says _cell_volume {volume} Å³ but its cell parameters give {cell:.4g} Å³; "
+                    "correct the cell or the volume")
+    formula = _cif_value(text, "_chemical_formula_sum")
+    if not formula or formula == "?":
+        return None
+    try:
+        said = Composition(formula).remove_charges().fractional_composition.as_dict()
+    except Exception:
+        return None
+    sites = structure.composition.remove_charges()
+    present = {str(e) for e in sites.elements}
+    said = {e: x for e, x in said.items() if e in present or e not in ("H", "D")}
+    total = sum(said.values())
+    sites = sites.fractional_composition.as_dict()
+    if set(said) != set(sites) or any(abs(x / total - sites[e]) > 0.02 for e, x in said.items()):
+        return (f"its header says _chemical_formula_sum '{formula}' but its atom sites give "
+                f"{structure.composition.reduced_formula}; correct the formula or the sites")
+    return None
+
+
+def poscar_count_problem(text: str) -> str | None:
+    """Why a POSCAR's atom counts disagree with the coordinate lines that follow, or None (also when unreadable).
+
+    Coordinates are the lines of three numbers after ``Direct``/``Cartesian``, up to a blank line
+    (velocities may follow it).
+    """
+    lines = text.splitlines()
+    try:
+        at = 6 if all(t.isdigit() for t in lines[6].split()) and not lines[5].split()[0].isdigit() else 5
+        counts = [int(t) for t in lines[at].split()]
+    except (IndexError, ValueError):
+        return None
+    at += 1
+    if at < len(lines) and lines[at].strip()[:1].lower() == "s":  # Selective dynamics
+        at += 1
+    if at >= len(lines) or lines[at].strip()[:1].lower() not in ("d", "c", "k"):
+        return None
+    found = 0
+    for line in lines[at + 1:]:
+        fields = line.split()
+        try:
+            [float(v) for v in fields[:3]]
+        except ValueError:
+            break
+        if len(fields) < 3:
+            break
+        found += 1
+    if found != sum(counts):
+        return (f"its header says {sum(counts)} atoms ({' '.join(map(str, counts))}) but {found} coordinate lines "
+                "follow; the file may be cut short or edited: write it again")
+    return None
 
 
 def _read_pymatgen(path: Path) -> list:

@@ -6,6 +6,8 @@ tab delimiters a decimal comma (``1,5``) is read as a decimal point. Before the 
 are not two numbers (``Column2,Column3``, ``2theta intensity``) are headers; lines starting with
 ``#``, ``%``, ``!`` or ``//`` are comments anywhere. RRUFF headers (``##NAMES=Albite``,
 ``##RRUFFID=R040068``, ``##LASER_WAVELENGTH=514``) become metadata, and mark the file as Raman.
+What a JCAMP-style header says about the data (``##NPOINTS``, ``##FIRSTX``, ``##LASTX``,
+``##DELTAX``) is checked against the data; ``##XUNITS`` is the axis unit.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from matgen.errors import MatgenError
 
 #: RRUFF ``##KEY=value`` header -> metadata name.
 RRUFF_KEYS = {"NAMES": "mineral", "RRUFFID": "rruff_id", "LASER_WAVELENGTH": "laser_nm"}
+#: JCAMP-style header keys that describe the data, checked against it.
+DECLARED_KEYS = ("NPOINTS", "FIRSTX", "LASTX", "DELTAX", "XUNITS")
 _COMMENT = ("#", "%", "!", "//")
 _RAMAN_NAME = re.compile(r"(^|[^a-z])raman([^a-z]|$)", re.I)
 
@@ -44,11 +48,53 @@ def _numbers(line: str, delimiter: str | None) -> list[float] | None:
     return values if len(values) == 2 else None
 
 
-def _header(line: str, metadata: dict[str, str]) -> None:
-    """Record a RRUFF ``##KEY=value`` header line into ``metadata`` (other comments are ignored)."""
+def _header(line: str, metadata: dict[str, str], declared: dict[str, str]) -> None:
+    """Record a ``##KEY=value`` header line: RRUFF keys into ``metadata``, JCAMP data keys into ``declared``."""
     m = re.match(r"##\s*([A-Za-z_]+)\s*=\s*(.*?)\s*$", line)
-    if m and m[1].upper() in RRUFF_KEYS and m[2]:
-        metadata[RRUFF_KEYS[m[1].upper()]] = m[2]
+    if not m or not m[2]:
+        return
+    key = m[1].upper()
+    if key in RRUFF_KEYS:
+        metadata[RRUFF_KEYS[key]] = m[2]
+    elif key in DECLARED_KEYS:
+        declared.setdefault(key, m[2])
+
+
+def _declared_number(declared: dict[str, str], key: str) -> float | None:
+    if key not in declared:
+        return None
+    try:
+        return float(declared[key])
+    except ValueError:
+        raise MatgenError(f"its header says ##{key}={declared[key]}, which is not a number; correct the header") from None
+
+
+def check_declared(declared: dict[str, str], x: np.ndarray) -> None:
+    """Raise when the header's ``##NPOINTS``, ``##FIRSTX``, ``##LASTX`` or ``##DELTAX`` disagree with x (L,).
+
+    First and last x may differ from the header by half a step (rounding); the mean step by 1 %.
+    """
+    n = _declared_number(declared, "NPOINTS")
+    if n is not None and n != len(x):
+        raise MatgenError(
+            f"its header says ##NPOINTS={declared['NPOINTS']} but the file holds {len(x)} data points; "
+            "the file may be cut short: export it again (or correct ##NPOINTS)"
+        )
+    step = (x[-1] - x[0]) / (len(x) - 1) if len(x) > 1 else 0.0
+    slack = abs(step) / 2 + 1e-9 * max(abs(x[0]), abs(x[-1]), 1.0)
+    for key, value, what in (("FIRSTX", x[0], "first"), ("LASTX", x[-1], "last")):
+        declared_x = _declared_number(declared, key)
+        if declared_x is not None and abs(declared_x - value) > slack:
+            raise MatgenError(
+                f"its header says ##{key}={declared[key]} but the {what} data point is at x = {value:g}; "
+                "the file may be cut short or edited: export it again (or correct the header)"
+            )
+    delta = _declared_number(declared, "DELTAX")
+    if delta is not None and abs(delta - step) > 0.01 * abs(delta):
+        raise MatgenError(
+            f"its header says ##DELTAX={declared['DELTAX']} but its points are {step:g} apart on average; "
+            "export it again (or correct the header)"
+        )
 
 
 def parse_text(text: str) -> SpectrumRecord:
@@ -56,12 +102,15 @@ def parse_text(text: str) -> SpectrumRecord:
 
     Returns a record with ``x`` and ``y`` of shape (L,), RRUFF header values in ``metadata``, and
     kind ``raman`` (axis ``raman_shift`` in ``cm-1``) when a RRUFF laser wavelength is present;
-    otherwise kind and axis unit are left unknown for the importer to decide.
+    otherwise kind and axis unit are left unknown for the importer to decide. A ``##XUNITS``
+    header gives the axis unit.
 
     Raises:
-        MatgenError: no line holds two numbers, or a line inside the data is not numeric.
+        MatgenError: no line holds two numbers, a line inside the data is not numeric, or the
+            header's point count, first/last x or step disagrees with the data.
     """
     metadata: dict[str, str] = {}
+    declared: dict[str, str] = {}
     rows: list[list[float]] = []
     delimiter: str | None = None
     for number, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
@@ -69,7 +118,7 @@ def parse_text(text: str) -> SpectrumRecord:
         if not line:
             continue
         if line.startswith(_COMMENT):
-            _header(line, metadata)
+            _header(line, metadata, declared)
             continue
         if not rows:
             delimiter = _delimiter(line)
@@ -85,12 +134,13 @@ def parse_text(text: str) -> SpectrumRecord:
     if not rows:
         raise MatgenError("no two-column numeric data found; expected lines such as '200.0, 0.13' (x, y)")
     xy = np.asarray(rows, dtype=np.float64)
+    check_declared(declared, xy[:, 0])
     raman = "laser_nm" in metadata
     return SpectrumRecord(
         x=xy[:, 0], y=xy[:, 1], metadata=metadata,
         kind="raman" if raman else None,
         axis_name="raman_shift" if raman else None,
-        axis_unit="cm-1" if raman else None,
+        axis_unit=declared.get("XUNITS") or ("cm-1" if raman else None),
     )
 
 
@@ -115,5 +165,5 @@ def read_text(path: str | Path) -> list[SpectrumRecord]:
     except MatgenError as e:
         raise MatgenError(f"{path}: {e}") from None
     if _RAMAN_NAME.search(path.stem):
-        record.kind, record.axis_name, record.axis_unit = "raman", "raman_shift", "cm-1"
+        record.kind, record.axis_name, record.axis_unit = "raman", "raman_shift", record.axis_unit or "cm-1"
     return [record]

@@ -9,6 +9,9 @@ Layout (any XRDML schema version; namespaces are ignored)::
     xrdMeasurement/scan/dataPoints/commonCountingTime      s
 
 Each scan becomes one record: kind ``xrd``, axis ``two_theta`` in ``deg``, signal in counts.
+What the file says is checked against its data: listed positions and per-point arrays
+(``beamAttenuationFactors``) must count as many points as the intensities, the 2θ unit must be
+degrees, start and end must differ, and the wavelength must be a positive number.
 """
 
 from __future__ import annotations
@@ -48,6 +51,13 @@ def _floats(element: ET.Element | None, what: str) -> np.ndarray:
         raise MatgenError(f"{what} holds text that is not numbers") from None
 
 
+def _number(element: ET.Element, what: str) -> float:
+    try:
+        return float((element.text or "").strip())
+    except ValueError:
+        raise MatgenError(f"{what} is '{(element.text or '').strip()[:20]}', not a number") from None
+
+
 def _wavelength(measurement: ET.Element) -> tuple[float | None, dict[str, str]]:
     """Kα1 in Å and metadata (Kα2 in Å, the Kα2/Kα1 ratio) from ``usedWavelength``."""
     used = next(iter(_descendants(measurement, "usedWavelength")), None)
@@ -60,7 +70,12 @@ def _wavelength(measurement: ET.Element) -> tuple[float | None, dict[str, str]]:
     if ratio is not None and (ratio.text or "").strip():
         metadata["kalpha2_ratio"] = ratio.text.strip()
     k1 = _child(used, "kAlpha1")
-    return (float(k1.text) if k1 is not None and (k1.text or "").strip() else None), metadata
+    if k1 is None or not (k1.text or "").strip():
+        return None, metadata
+    wavelength = _number(k1, "kAlpha1")
+    if not (np.isfinite(wavelength) and wavelength > 0):
+        raise MatgenError(f"kAlpha1 is {k1.text.strip()} Å; an X-ray wavelength must be a positive number")
+    return wavelength, metadata
 
 
 def _two_theta_deg(points: ET.Element, n: int) -> np.ndarray:
@@ -68,13 +83,19 @@ def _two_theta_deg(points: ET.Element, n: int) -> np.ndarray:
     positions = next((p for p in _children(points, "positions") if p.get("axis") == "2Theta"), None)
     if positions is None:
         raise MatgenError("the scan has no 2Theta positions (is it a rocking curve or a map?)")
+    unit = (positions.get("unit") or "deg").strip()
+    if unit.lower() not in ("deg", "degree", "degrees", "°"):
+        raise MatgenError(f"its 2Theta positions are in '{unit}', not degrees; convert the scan to degrees")
     listed = _child(positions, "listPositions")
     if listed is not None:
         return _floats(listed, "listPositions")
     start, end = _child(positions, "startPosition"), _child(positions, "endPosition")
     if start is None or end is None:
         raise MatgenError("2Theta positions have neither startPosition/endPosition nor listPositions")
-    return np.linspace(float(start.text), float(end.text), n)
+    first, last = _number(start, "startPosition"), _number(end, "endPosition")
+    if n > 1 and first == last:
+        raise MatgenError(f"startPosition and endPosition are both {first:g}° for {n} intensities; the scan has no 2θ range")
+    return np.linspace(first, last, n)
 
 
 def _scan_record(points: ET.Element, wavelength: float | None, metadata: dict[str, str]) -> SpectrumRecord:
@@ -84,7 +105,12 @@ def _scan_record(points: ET.Element, wavelength: float | None, metadata: dict[st
     y = _floats(counts, "counts or intensities")
     x = _two_theta_deg(points, len(y))
     if len(x) != len(y):
-        raise MatgenError(f"{len(x)} 2Theta positions for {len(y)} intensities")
+        raise MatgenError(f"{len(x)} 2Theta positions for {len(y)} intensities; the file may be cut short: export it again")
+    for name in ("beamAttenuationFactors", "intensities" if _local(counts.tag) == "counts" else "counts"):
+        other = _child(points, name)
+        if other is not None and (other.text or "").strip() and len(_floats(other, name)) != len(y):
+            raise MatgenError(f"{len(_floats(other, name))} {name} for {len(y)} {_local(counts.tag)}; "
+                              "the file may be cut short: export it again")
     metadata = dict(metadata)
     time = _child(points, "commonCountingTime")
     if time is not None and (time.text or "").strip():
