@@ -92,6 +92,27 @@ def world(tmp_path_factory) -> Path:
     }
     for name, text in tomls.items():
         (w / f"{name}.toml").write_text(text, encoding="utf-8")
+    x = np.linspace(200, 1200, 400)
+    spectrum = "\n".join(f"{a:.3f}, {np.exp(-((a - 600) / 20) ** 2) + 0.1:.5f}" for a in x)
+    for name, files in {
+        "spectra_cut": {"a.txt": spectrum, "b.txt": "##NPOINTS=1000\n" + spectrum},
+        "spectra_repeat": {"a.txt": spectrum, "b.txt": spectrum + "\n1200.000, 0.7"},
+        "spectra_table": {"a.txt": spectrum, "b.txt": spectrum,
+                          "table.csv": "file,temperature (K)\na.txt,300\nb.txt,350\nc.txt,400\n"},
+    }.items():
+        (w / name).mkdir()
+        for file, text in files.items():
+            (w / name / file).write_text(text)
+    from PIL import Image
+
+    (w / "images_cut").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray((np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)).save(w / "images_cut" / name)
+    whole = (w / "images_cut" / "b.png").read_bytes()
+    (w / "images_cut" / "b.png").write_bytes(whole[: len(whole) // 2])
+    zeroed = bytearray(data.read_bytes())
+    zeroed[len(zeroed) // 3: len(zeroed) // 3 + 512] = bytes(512)
+    (w / "zeroed.h5").write_bytes(bytes(zeroed))
     (w / "stored").mkdir()
     (w / "stored" / "out.h5").write_bytes(b"precious")  # an output that exists: never overwritten
     return w
@@ -118,6 +139,16 @@ CASES = [
     ("build-under-a-file", "data build spinodal -o {w}/data.h5/x.h5 --n 4", ["is a file, not a folder"]),
     ("build-not-h5", "data build spinodal -o {w}/out.csv --n 4", ["should end in .h5"]),
     ("import-missing-folder", "data import {w}/nofolder -o {w}/out.h5", ["nofolder"]),
+    ("import-header-says-more", "data import {w}/spectra_cut -o {w}/out.h5 --kind raman",
+     ["b.txt", "##NPOINTS=1000 but the file holds 400 data points"]),
+    ("import-repeated-x", "data import {w}/spectra_repeat -o {w}/out.h5 --kind raman", ["b.txt", "repeats x = 1200"]),
+    ("import-table-names-a-missing-file", "data import {w}/spectra_table -o {w}/out.h5 --kind raman "
+     "--table {w}/spectra_table/table.csv", ["c.txt"]),
+    ("import-image-cut-short", "data import {w}/images_cut -o {w}/out.h5", ["b.png", "cut short"]),
+    ("import-into-a-folder", "data import {w}/spectra_cut -o {w}/notarun --kind raman", ["is a folder"]),
+    ("info-zeroed", "data info {w}/zeroed.h5", ["zeroed.h5"]),
+    ("train-zeroed", "train {w}/zeroed.h5 -o {w}/newrun --steps 2", ["zeroed.h5"]),
+    ("plot-zero-limit", "data plot {w}/data.h5 -o {w}/out.png --limit 0", ["--limit 0"]),
     # --- training ----------------------------------------------------------------------------------
     ("train-missing-data", "train {w}/nothing.h5 -o {w}/newrun --steps 2", ["nothing.h5"]),
     ("train-truncated", "train {w}/truncated.h5 -o {w}/newrun --steps 2", ["truncated.h5"]),

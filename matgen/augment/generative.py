@@ -30,7 +30,7 @@ import numpy as np
 from matgen.augment.effects import scale_of
 from matgen.augment.physics import augmentation_condition
 from matgen.common.progress import Progress, no_progress
-from matgen.data.dataset import Condition, Dataset
+from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
 
 
@@ -55,9 +55,10 @@ def check_run_fits(ds: Dataset, run) -> None:
     if ds.is_spectrum:
         axis = np.asarray(data.axis["values"]) if data.axis else np.zeros(0)
         if len(axis) != ds.signals.shape[1] or not np.allclose(axis, ds.axis.values, rtol=1e-6, atol=1e-9):
+            run_axis = Axis(data.axis.get("name", ds.axis.name), data.axis["unit"], axis)
             raise MatgenError(f"{run.path} was trained on another axis ({len(axis)} points, "
                               f"{axis[0]:g}..{axis[-1]:g} {data.axis['unit']}); this dataset has "
-                              f"{ds.axis.describe()}: re-import it onto the run's axis")
+                              f"{ds.axis.describe()}: {run_axis.reimport_hint()}")
     elif tuple(ds.signals.shape[-2:]) != tuple(data.shape):
         raise MatgenError(f"{run.path} was trained on {data.shape[0]}x{data.shape[1]} micrographs; these are "
                           f"{ds.signals.shape[-2]}x{ds.signals.shape[-1]}")

@@ -95,10 +95,12 @@ def import_(
     """Import a folder of lab files (spectra, micrographs or crystal structures) into one dataset."""
     from matgen.cli.progress import progress_bar
     from matgen.cli.show import print_import
+    from matgen.common.files import check_writable
     from matgen.data.importers.dispatch import ImportOptions, import_files
 
     if kind not in IMPORT_KINDS:
         raise MatgenError(f"unknown kind '{kind}'; choose from {', '.join(IMPORT_KINDS)}")
+    check_writable(output)  # before reading a folder of files, not after
     if output.exists() and not (force or append):
         raise MatgenError(f"{output} exists; pass --append to add to it or --force to overwrite it")
     options = ImportOptions(

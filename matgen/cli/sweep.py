@@ -54,7 +54,7 @@ def sweep(
     from matgen.cli.progress import progress_bar
     from matgen.cli.sample import parse_target_args
     from matgen.cli.show import console
-    from matgen.common.files import write_json
+    from matgen.common.files import check_writable, write_json
     from matgen.sample.sweep import plot_sweep
     from matgen.sample.sweep import sweep as sweep_run
 
@@ -68,6 +68,7 @@ def sweep(
         raise MatgenError("give the settings to sweep: --guidance 0,1,2 and/or --steps 8,16,32 and/or --physics-scale")
     if "physics_scale" in values and physics_guidance is None:
         raise MatgenError("--physics-scale needs --physics-guidance SIMULATOR (a simulator with a differentiable form)")
+    check_writable(output.with_suffix(".json"))  # before the sampling, not after it
     fixed = {"sampler": sampler}
     if physics_guidance is not None:
         fixed["physics"] = physics_guidance
