@@ -130,3 +130,19 @@ def test_a_simulator_store_in_use_is_refused(tmp_path, holder):
     ev = run_simulator(get_simulator("elastic"), build("spinodal", n=2, size=16), store=tmp_path / "free")
     assert np.isfinite(ev.properties["modulus"]).all()
     assert os.listdir(tmp_path / "free") and not (tmp_path / "free" / ".matgen.lock").exists()
+
+
+def test_kill_9_of_data_build_leaves_the_old_file_whole_and_the_next_build_clean(tmp_path):
+    out = tmp_path / "out.h5"
+    out.write_bytes(b"precious")
+    process = subprocess.Popen([sys.executable, "-m", "matgen", "data", "build", "spinodal", "--n", "4000", "--size",
+                                "32", "-o", str(out), "--force", "--no-png"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    time.sleep(4)  # building (or already writing the temporary file)
+    process.kill()
+    process.wait()
+    assert out.read_bytes() == b"precious"  # replaced only by a complete file
+    result = runner.invoke(app, ["data", "build", "spinodal", "--n", "3", "--size", "16", "-o", str(out), "--force",
+                                 "--no-png"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5"]  # no temporary left behind

@@ -94,7 +94,10 @@ def probe_data(config: CampaignConfig):
     if config.builder is not None:
         from matgen.builders import build, make_options
 
-        make_options(config.builder, **config.builder_options)  # every option, n included, before any file
+        try:  # every option, n included, before any file
+            make_options(config.builder, **config.builder_options)
+        except MatgenError as exc:
+            raise MatgenError(f"[builder_options]: {exc}") from None
         options = {k: v for k, v in config.builder_options.items() if k != "n"}
         return build(config.builder, n=2, **options)
     from matgen.runs import read_config
