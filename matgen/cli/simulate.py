@@ -122,7 +122,8 @@ def simulate(
                     f"nothing was written; commonest reason: {reason}")
         raise typer.Exit(1)
     write(target, result)
-    console.print(f"[green]simulated[/green] {len(data)} row(s) with {sim.name} → {target}", highlight=False)
+    console.print(f"[green]simulated[/green] {len(data)} row(s) with {sim.name} → {target}", highlight=False,
+                  soft_wrap=True)  # a path the user copies stays on one line
     if png:
         from matgen.data.plot import plot_dataset
 
