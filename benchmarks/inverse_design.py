@@ -26,7 +26,8 @@ and modulus_x / modulus_y <= 1.25): ``a`` modulus_x 136 ± 3 % (in the data), ``
 Prints, per target and method (mean over seeds): hits, distinct new hits, simulator calls per
 new hit, and the designs' morphology against the data (two-point distance ratio, specks); writes
 ``hits_vs_calls_TARGET.png`` and ``inverse_design.json`` to ``--out``. One heavy job: run it on a
-quiet machine (about 10 minutes per seed with the default budget on 2 CPU cores).
+quiet machine (about 15 minutes per seed with the default budget on 2 CPU cores; ``--reuse`` picks up
+an interrupted run). The figures of 2026-12-01 are in ``benchmarks/results/inverse_design.md``.
 """
 
 from __future__ import annotations
