@@ -176,7 +176,7 @@ CASES = [
     ("sample-reversed-range", S + " --target-density 3..2", ["runs backwards"]),
     ("sample-negative-guidance", S + " --target-density 2.9 --guidance -1", ["guidance", ">= 0"]),
     ("sample-zero-n", "sample {w}/run -o {w}/out.h5 -n 0", ["at least 1"]),
-    ("sample-unknown-sampler", S + " --sampler euler", ["unknown sampler 'euler'", "ddim"]),
+    ("sample-unknown-sampler", S + " --sampler euler", ["sampler 'euler' does not fit a diffusion run", "dpmpp-2m"]),
     ("sample-too-many-steps", "sample {w}/run -o {w}/out.h5 -n 2 --steps 5000", ["steps"]),
     ("sample-existing-output", "sample {w}/run -o {w}/stored/out.h5 -n 2", ["exists; pass --force"]),
     ("sample-physics-unknown", S + " --target-density 2.9 --physics-guidance elastik", ["elastik"]),

@@ -240,7 +240,7 @@ def test_cli_sample_errors_are_one_line(run_dir, tmp_path):
     assert_one_line_error(runner.invoke(app, ["sample", str(run_dir), "-o", out, "--target-texture", "wavy"]),
                           "choose from")
     assert_one_line_error(runner.invoke(app, ["sample", str(run_dir), "-o", out, "--sampler", "heunn"]),
-                          "unknown sampler 'heunn'; choose from ddim, ddpm, dpmpp-2m, heun")
+                          "sampler 'heunn' is unknown for a diffusion run; choose from ddpm, ddim, dpmpp-2m, heun")
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken)
     (broken / "config.json").write_text('{"format": "matgen-run", "model": ')

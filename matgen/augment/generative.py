@@ -96,7 +96,7 @@ def row_targets(ds: Dataset, specs: Sequence, rows: np.ndarray) -> list[tuple]:
     return list(zip(*columns)) if columns else [()] * len(rows)
 
 
-def generative_augment(ds: Dataset, run, conditions_rows: np.ndarray, seed: int = 0, sampler: str = "dpmpp-2m",
+def generative_augment(ds: Dataset, run, conditions_rows: np.ndarray, seed: int = 0, sampler: str = "auto",
                        steps: int = 30, guidance: float = 1.0, batch_size: int = 64, device: str | None = None,
                        progress: Progress = no_progress) -> Dataset:
     """Return the synthetic rows only: one sample of ``run`` per entry of ``conditions_rows``, for that real row's values.
@@ -139,6 +139,7 @@ def generative_augment(ds: Dataset, run, conditions_rows: np.ndarray, seed: int 
         result = sample(run, target, n=len(members), sampler=sampler, steps=steps, guidance=guidance,
                         seed=seed + done, batch_size=batch_size, progress=inner)
         parts.append(result.dataset.signals)
+        sampler = result.dataset.attrs["sampler"]  # "auto" resolved to the run kind's default
         done += len(members)
         progress(done, len(rows), "generative")
     signals = np.concatenate(parts) if parts else np.zeros((0, *ds.signals.shape[1:]), ds.signals.dtype)

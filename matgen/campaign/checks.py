@@ -122,6 +122,8 @@ def check_conditions(config: CampaignConfig, targets: Mapping[str, Target], prob
             raise MatgenError(f"{config.run} is a regressor run; a campaign samples from a diffusion or VAE run "
                               "(give the regressor as regressor = \"RUN\")")
         check_fits(probe, data, str(config.data or config.builder or data.path))
+        if model_class(model.kind).samplers:
+            model_class(model.kind).check_sampler(config.sampler)
         specs = list(model.conditions)
         names = [s.name for s in specs]
     else:

@@ -56,7 +56,7 @@ class CampaignConfig:
     candidates: int = 16  # candidates sampled and simulated per round
     rounds: int = 3  # rounds at most
     budget: int | None = None  # simulator calls at most over all rounds (None: candidates x rounds)
-    sampler: str = "dpmpp-2m"  # ddpm, ddim, dpmpp-2m or heun
+    sampler: str = "auto"  # the model kind's default, or one of its samplers (diffusion: ddpm, ddim, dpmpp-2m, heun)
     steps: int = 25  # sampler steps
     guidance: float = 0.0  # classifier-free guidance weight (0: the conditional model alone)
     regressor: str | None = None  # a regressor run for regressor guidance (optional)
@@ -110,7 +110,7 @@ class CampaignConfig:
 
     def check(self) -> "CampaignConfig":
         """Return self, or raise a MatgenError naming the bad field and what it takes."""
-        from matgen.generative import SAMPLERS
+        from matgen.runs.kinds import sampler_names
 
         if self.data is None and self.builder is None and self.run is None:
             raise MatgenError("give the starting point: data = \"DATA.h5\", builder = \"spinodal\" (a built-in "
@@ -131,8 +131,8 @@ class CampaignConfig:
             raise MatgenError(f"finetune_steps must be a whole number >= 0, got {self.finetune_steps!r}")
         if self.simulator_batch is not None and not _whole(self.simulator_batch, 1):
             raise MatgenError(f"simulator_batch must be a whole number >= 1, got {self.simulator_batch!r}")
-        if self.sampler not in SAMPLERS:
-            raise MatgenError(f"unknown sampler '{self.sampler}'; choose from {', '.join(SAMPLERS)}")
+        if self.sampler not in sampler_names():
+            raise MatgenError(f"unknown sampler '{self.sampler}'; choose from {', '.join(sampler_names())}")
         numbers = {"guidance": (self.guidance, 0.0), "regressor_scale": (self.regressor_scale, 0.0),
                    "physics_scale": (self.physics_scale, 0.0),
                    "bound_margin": (self.bound_margin, 0.0), "steer": (self.steer, 0.0)}

@@ -57,7 +57,8 @@ def augment(
     bound: Annotated[Optional[List[str]], typer.Option(help=BOUND_HELP, show_default=False)] = None,
     list_bounds: Annotated[bool, typer.Option("--list-bounds", help="Print the physics bounds of the dataset's kind "
                                               "(with --bound overrides) and exit.")] = False,
-    sampler: Annotated[str, typer.Option(help="Generative rows: ddpm, ddim, dpmpp-2m or heun.")] = "dpmpp-2m",
+    sampler: Annotated[str, typer.Option(help="Generative rows: auto (the model kind's default) or one of its "
+                                         "samplers (diffusion: ddpm, ddim, dpmpp-2m, heun).")] = "auto",
     steps: Annotated[int, typer.Option(help="Generative rows: sampler steps.")] = 30,
     guidance: Annotated[float, typer.Option(help="Generative rows: classifier-free guidance weight w (0 = the "
                                             "conditional model alone).")] = 1.0,

@@ -71,8 +71,9 @@ def sample(
     output: OptionalOutputH5 = None,
     target: Annotated[Optional[List[str]], typer.Option(help=TARGET_HELP, show_default=False)] = None,
     n: Annotated[int, typer.Option("-n", "--n", help="Number of samples.")] = DEFAULTS.n,
-    sampler: Annotated[str, typer.Option(help="Diffusion sampler: ddpm, ddim, dpmpp-2m or heun (a VAE decodes prior "
-                                         "draws).")] = DEFAULTS.sampler,
+    sampler: Annotated[str, typer.Option(help="auto (the run kind's default) or a sampler of the run's kind: diffusion "
+                                         "ddpm, ddim, dpmpp-2m, heun; flow euler, heun, midpoint, dpmpp-2m; "
+                                         "consistency consistency (a VAE decodes prior draws).")] = DEFAULTS.sampler,
     steps: Annotated[int, typer.Option(help="Sampler steps (network calls: 1 per step, 2 for heun).")] = DEFAULTS.steps,
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w: 0 = conditional model alone, "
                                             "larger = follow the targets more closely.")] = DEFAULTS.guidance,
@@ -150,8 +151,8 @@ def sample(
     if png:
         specs = list(run.conditions) + (read_config(regressor).model.conditions if regressor is not None else [])
         title = f"{run.kind} samples · {describe_given(specs, targets)}"
-        if run.kind == "diffusion":
-            title += f" · {sampler}, {steps} steps, w = {guidance:g}"
+        if run.kind != "vae":
+            title += f" · {result.dataset.attrs['sampler']}, {steps} steps, w = {guidance:g}"
         if regressor is not None:
             title += f", regressor s = {regressor_scale:g}"
         if physics_guidance is not None:

@@ -41,6 +41,9 @@ class ModelConfig:
     schedule: str = "cosine"  # diffusion and regressor: linear or cosine
     timesteps: int = 1000  # diffusion and regressor: training timesteps T
     likelihood: str = ""  # vae: mse (Gaussian) or bce (Bernoulli on (x + 1) / 2); "" for diffusion
+    #: what else a kind needs to rebuild itself: flow (reflow pairing), consistency (teacher, sigma range, baked-in
+    #: guidance), latent (its autoencoder and latent scale); {} for the others
+    options: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {**to_record(self), "conditions": [c.to_dict() for c in self.conditions]}
@@ -49,6 +52,7 @@ class ModelConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
         d = dict(d)
         d["conditions"] = [ConditionSpec.from_dict(c) for c in d.get("conditions", [])]
+        d["options"] = dict(d.get("options") or {})
         return cls(**d)
 
 

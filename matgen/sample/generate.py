@@ -4,9 +4,9 @@ Sample i of a call with ``seed`` draws every random number (its starting noise, 
 a stochastic sampler; a VAE's latent) from its own generator seeded ``seed + i``, so any sample
 can be regenerated alone (``n=1, seed=seed + i``) whatever the batch size. The diffusion path is
 
-    sigmas = sampling_sigmas(alpha_bar, steps, spacing)          # decreasing, ends in 0
-    x = sqrt(1 + sigmas[0]^2) n,  n ~ N(0, I)                     # the VE image of x_T ~ N(0, I)
-    x0 = sampler(D_w, x, sigmas, cond)                           # D_w: classifier-free guided denoiser
+    sigmas = model.sampling_grid(sampler, steps, spacing)        # decreasing, ends in 0
+    x = model.start_scale(sigmas[0]) n,  n ~ N(0, I)             # the VE image of the prior
+    x0 = model.finish(sampler(D_w, x, sigmas, cond), cond)       # D_w: classifier-free guided denoiser
 
 and the output is turned back into the training data's form (label maps thresholded, spectra
 cropped and de-normalised) by :func:`matgen.runs.from_network`. With a regressor run,
@@ -30,10 +30,11 @@ from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
-from matgen.generative import get_sampler, per_sample_noise, sampling_sigmas
+from matgen.generative import per_sample_noise
 from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
 from matgen.nets.embeddings import ConditionSpec
 from matgen.runs import Run, condition_matrix, from_network, load_run, to_network
+from matgen.runs.kinds.diffusion import DiffusionModel
 from matgen.sample import regressor as steering
 from matgen.sample.options import DEFAULTS
 from matgen.sample.physics import Interval, physics_guided, physics_guided_latents, physics_simulator
@@ -42,9 +43,8 @@ from matgen.sample.targets import TargetValue, resolve_targets, split_targets, t
 from matgen.version import __version__
 
 
-#: The sigma grid each sampler uses by default: first-order ancestral/DDIM steps on the training
-#: steps (trailing, Lin et al. 2024); the higher-order ODE solvers on the Karras grid.
-DEFAULT_SPACING = {"ddpm": "trailing", "ddim": "trailing", "dpmpp-2m": "karras", "heun": "karras"}
+#: The sigma grid each diffusion sampler uses by default (every kind's own: its ``samplers``).
+DEFAULT_SPACING = dict(DiffusionModel.samplers)
 
 
 @dataclass
@@ -91,13 +91,14 @@ def sample(
         targets: condition name -> value in its unit, ``(low, high)`` or ``"low..high"`` (spread
             evenly over the samples), or a category name; see :mod:`matgen.sample.targets`.
         n: number of samples.
-        sampler: ddpm, ddim, dpmpp-2m or heun (diffusion; a VAE decodes prior draws).
+        sampler: one of the run kind's samplers (``auto``: its default): diffusion ddpm, ddim, dpmpp-2m or heun;
+            flow euler, heun, midpoint or dpmpp-2m; consistency consistency; a VAE decodes prior draws.
         steps: sampler steps.
         guidance: classifier-free guidance weight w (0: the conditional model alone).
         seed: sample i uses seed + i.
         batch_size: samples per network call (does not change the samples).
         device: auto, cpu or cuda (default: where the run's model is).
-        spacing: sigma grid (trailing, leading, karras); default per sampler (DEFAULT_SPACING).
+        spacing: sigma grid (diffusion: trailing, leading, karras; flow: uniform, karras); default per sampler.
         regressor: a regressor run (or its directory) that steers the diffusion sampler towards
             the targets of its conditions; the targets of the run's own conditions still go to
             its condition encoder (and classifier-free guidance). A target may be in both.
@@ -137,18 +138,19 @@ def sample(
     values, steer_values, warnings = _resolve(run, reg, targets, n)
     model = run.model.eval()
     p = next(model.parameters())
-    shape = (run.data.channels, *run.data.shape)
     is_vae = run.kind == "vae"
     if is_vae:
         if guidance:
             warnings.append("--guidance is for diffusion models; the VAE decodes prior samples without it")
         sampler_name, steps, spacing, guidance = "prior", 0, "", 0.0
     else:
-        sampler_fn = get_sampler(sampler)
-        spacing = spacing or DEFAULT_SPACING[sampler]
-        sigmas = sampling_sigmas(model.alpha_bar, steps, spacing)
+        sampler_name = model.check_sampler(sampler)
+        sampler_fn = model.sampler_function(sampler_name)
+        sigmas = model.sampling_grid(sampler_name, steps, spacing)
+        spacing = spacing or model.samplers[sampler_name]
         denoiser = model.denoiser(guidance)
-        sampler_name = sampler
+        shape = model.sample_shape((run.data.channels, *run.data.shape))
+        start_scale = model.start_scale(sigmas[0].item())
     batches = list(range(0, n, batch_size))
     out = []
     with torch.no_grad():
@@ -166,7 +168,7 @@ def sample(
                 progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
             else:
                 gens = seeded_generators(seeds)  # CPU generators: the same noise on every device
-                x = per_sample_noise((len(idx), *shape), gens, p.device, p.dtype) * math.sqrt(1.0 + sigmas[0].item() ** 2)
+                x = per_sample_noise((len(idx), *shape), gens, p.device, p.dtype) * start_scale
 
                 def callback(i: int, total: int, b=b) -> None:
                     progress(b * total + i + 1, len(batches) * total, f"samples {idx[0]}..{idx[-1]}, step {i + 1}/{total}")
@@ -175,8 +177,9 @@ def sample(
                 if steer_values is not None:
                     guided = steering.steered(denoiser, reg, steer_values[idx], regressor_scale)
                 if phys is not None:
-                    guided = physics_guided(guided, phys, run.data, intervals, idx, physics_scale)
-                x = sampler_fn(guided, x, sigmas, cond, generator=gens, callback=callback)
+                    guided = physics_guided(guided, phys, run.data, intervals, idx, physics_scale,
+                                            decode=None if model.denoises_signals else (lambda z: model.finish(z, cond)))
+                x = model.finish(sampler_fn(guided, x, sigmas, cond, generator=gens, callback=callback), cond)
             out.append(x.float().cpu().numpy())
     x = np.concatenate(out)  # (n, C, *S)
     provenance = {"sampler": sampler_name, "steps": steps, "guidance": float(guidance), "spacing": spacing,

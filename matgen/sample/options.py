@@ -13,7 +13,7 @@ class SampleOptions:
     """How samples are drawn when nothing else is said."""
 
     n: int = 16  # number of samples
-    sampler: str = "dpmpp-2m"  # ddpm, ddim, dpmpp-2m or heun (a VAE decodes prior draws)
+    sampler: str = "auto"  # the run kind's default (diffusion dpmpp-2m, flow heun, consistency consistency) or a name
     steps: int = 30  # sampler steps (network calls: 1 per step, 2 for heun)
     guidance: float = 0.0  # classifier-free guidance weight w (0: the conditional model alone)
     seed: int = 0  # sample i uses seed + i

@@ -162,11 +162,16 @@ def physics_guided_latents(decode, z: torch.Tensor, simulator, data: DataSpec, i
 
 
 def physics_guided(denoiser: Denoiser, simulator, data: DataSpec, intervals: Mapping[str, Interval],
-                   rows, scale: float) -> Denoiser:
-    """``denoiser`` steered towards ``intervals`` (output name -> Interval) for the samples ``rows`` of the batch."""
+                   rows, scale: float, decode=None) -> Denoiser:
+    """``denoiser`` steered towards ``intervals`` (output name -> Interval) for the samples ``rows`` of the batch.
+
+    ``decode`` (latent -> signals in network units) for a denoiser of latents: the residuals are those of the decoded
+    estimate, and the step is taken in the latent (unsmoothed)."""
     if scale == 0 or not intervals:
         return denoiser
     residuals = target_residuals(simulator, data, intervals, rows)
+    if decode is not None:
+        return constraint_guidance(denoiser, lambda z0: residuals(decode(z0)), scale)
     return constraint_guidance(denoiser, residuals, scale, smoother=gaussian_smoother(SMOOTHING_PX) if data.kind ==
                                "micrograph" else None)
 

@@ -51,13 +51,15 @@ def check_regressor_fits(regressor: Run, run: Run) -> None:
     """
     if regressor.kind != "regressor":
         raise MatgenError(f"{regressor.path} is a {regressor.kind} run, not a regressor; {TRAIN_HINT}")
-    if run.kind != "diffusion":
-        raise MatgenError(f"regressor guidance steers a diffusion sampler; {run.path} is a {run.kind} run")
+    if not getattr(run.model, "denoises_signals", False):
+        raise MatgenError(f"regressor guidance steers a sampler of signals (diffusion, flow, consistency); {run.path} "
+                          f"is a {run.kind} run")
     a, b = regressor.data, run.data
     pairs = {"data kind": (a.kind, b.kind), "data shape": ("x".join(map(str, a.shape)), "x".join(map(str, b.shape))),
-             "channels": (a.channels, b.channels), "normalisation": (a.norm, b.norm), "length": (a.length, b.length),
-             "schedule": (regressor.model_config.schedule, run.model_config.schedule),
-             "timesteps": (regressor.model_config.timesteps, run.model_config.timesteps)}
+             "channels": (a.channels, b.channels), "normalisation": (a.norm, b.norm), "length": (a.length, b.length)}
+    if run.kind == "diffusion":  # the other kinds' denoisers work at any sigma
+        pairs.update(schedule=(regressor.model_config.schedule, run.model_config.schedule),
+                     timesteps=(regressor.model_config.timesteps, run.model_config.timesteps))
     if a.norm == b.norm == "labels":
         pairs["phases"] = (a.n_phases, b.n_phases)
     differ = [f"{name} {mine} vs {theirs}" for name, (mine, theirs) in pairs.items() if mine != theirs]

@@ -155,9 +155,12 @@ def _split(ds: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | None]:
     return parts["train"], (parts["val"] if len(parts["val"]) else None)
 
 
-def _tensors(part: Dataset, model: ModelConfig, data: DataSpec, device: torch.device):
+def _tensors(part: Dataset, model: nn.Module, config: ModelConfig, data: DataSpec, device: torch.device):
+    """(inputs, conditions (N, K)) of ``part``: the kind's ``training_inputs`` of its signals in network units."""
     x = torch.as_tensor(to_network(part.signals, data)).to(device)  # (N, C, *S)
-    cond = torch.as_tensor(condition_matrix(part, model.conditions)).to(device)  # (N, K)
+    with torch.no_grad():
+        x = model.training_inputs(x, part)
+    cond = torch.as_tensor(condition_matrix(part, config.conditions)).to(device)  # (N, K)
     return x, cond
 
 
@@ -238,16 +241,19 @@ def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_con
         model = build_model(model_config).to(device)
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        x_train, c_train = _tensors(train_part, model_config, data, device)
-        x_val, c_val = _tensors(val_part, model_config, data, device) if val_part is not None else (None, None)
         start, rows, acc = 0, [], [0.0, 0]
         if start_from is not None:
             start_from(model, ema, optimizer)
             ema.to(device)
+        elif not resume:
+            model.initialise()  # a teacher's or an autoencoder's weights, for the kinds that start from one
+            ema.module.load_state_dict(model.state_dict())
         if resume:
             state = load_checkpoint(run_dir, model, ema, optimizer)
             start, acc = int(state["step"]), [float(state["loss_sum"]), int(state["loss_count"])]
             rows = [r for r in read_metrics(run_dir) if r["step"] <= start]
+        x_train, c_train = _tensors(train_part, model, model_config, data, device)
+        x_val, c_val = _tensors(val_part, model, model_config, data, device) if val_part is not None else (None, None)
         loop = _Loop(run_dir, model, ema, optimizer, config, total, warmup, progress)
         return loop.run(start, rows, acc, x_train, c_train, x_val, c_val)
 

@@ -48,6 +48,14 @@ def model_class(kind: str) -> type:
     return MODEL_KINDS[kind]
 
 
+def sampler_names() -> tuple[str, ...]:
+    """``auto`` and every sampler some kind is drawn by (each kind checks its own: ``check_sampler``)."""
+    names = ["auto"]
+    for kind in MODEL_KINDS.values():
+        names += [name for name in kind.samplers if name not in names]
+    return tuple(names)
+
+
 def build_model(config) -> nn.Module:
     """Return the untrained model that the :class:`~matgen.runs.config.ModelConfig` ``config`` describes."""
     return model_class(config.kind)(config)

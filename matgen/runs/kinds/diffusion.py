@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from matgen.generative import classifier_free_guidance, diffusion_loss, get_schedule, vp_denoiser
+from matgen.generative import classifier_free_guidance, diffusion_loss, get_schedule, sampling_sigmas, vp_denoiser
 from matgen.nets import UNET_PRESETS, ConditionEncoder, UNet, UNetConfig, unet_preset
 from matgen.runs.config import ModelConfig
 from matgen.runs.kinds.base import ModelKind
@@ -27,6 +27,10 @@ class DiffusionModel(ModelKind):
     summary: ClassVar[str] = "U-Net denoiser"
     listing_order: ClassVar[int] = 0
     presets: ClassVar[dict] = UNET_PRESETS
+    #: first-order ancestral/DDIM steps on the training steps (trailing, Lin et al. 2024); the ODE solvers on Karras's grid
+    samplers: ClassVar[dict[str, str]] = {"ddpm": "trailing", "ddim": "trailing", "dpmpp-2m": "karras", "heun": "karras"}
+    default_sampler: ClassVar[str] = "dpmpp-2m"
+    denoises_signals: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -67,6 +71,11 @@ class DiffusionModel(ModelKind):
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:
         """The training loss without condition dropout, and no latents."""
         return self.loss(x0, cond, None, generator, options.min_snr), None
+
+    def sampling_grid(self, sampler: str, steps: int, spacing: str | None = None) -> Tensor:
+        """The sigma grid (steps + 1,) of the training schedule, ``spacing`` (default: the sampler's) trailing, leading
+        or karras."""
+        return sampling_sigmas(self.alpha_bar, steps, spacing or self.samplers[sampler])
 
     def denoiser(self, guidance: float = 0.0):
         """Return D(x, sigma, cond) -> x0_hat, classifier-free guided with weight ``guidance`` when conditional."""
