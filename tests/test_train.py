@@ -179,7 +179,8 @@ def test_a_run_directory_holds_config_weights_metrics_and_a_checkpoint(toy_path,
     config = TrainConfig(conditions=("density", "texture"), steps=6, seed=1, **TINY)
     result = train(toy_path, config, tmp_path / "run")
     run_dir = tmp_path / "run"
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "model.safetensors", "metrics.csv", "checkpoint"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "model.safetensors", "metrics.csv", "checkpoint",
+                                                     "MODEL_CARD.md"}
     assert {p.name for p in (run_dir / "checkpoint").iterdir()} == {
         "state.json", "model.safetensors", "ema.safetensors", "optimizer.safetensors", "rng.safetensors"}
     doc = json.loads((run_dir / "config.json").read_text())

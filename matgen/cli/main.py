@@ -15,7 +15,7 @@ from matgen.cli.evaluate import evaluate
 from matgen.cli.sample import TARGET_OPTIONS, interpolate, sample
 from matgen.cli.simulate import simulate
 from matgen.cli.sweep import sweep
-from matgen.cli.train import train
+from matgen.cli.train import reflow, train
 from matgen.version import __version__
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(campaign_app, name="campaign")
 app.command()(demo)
 app.command()(train)
+app.command()(reflow)
 app.command(context_settings=TARGET_OPTIONS)(sample)
 app.command()(interpolate)
 app.command(context_settings=TARGET_OPTIONS)(sweep)

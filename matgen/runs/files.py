@@ -33,6 +33,8 @@ METRICS = "metrics.csv"
 CHECKPOINT = "checkpoint"
 OLD_CHECKPOINT = ".checkpoint.old"
 CHECKPOINT_STATE = "state.json"
+MODEL_CARD = "MODEL_CARD.md"
+MEASUREMENTS = "measurements.json"
 
 
 class RunFiles:
@@ -48,6 +50,14 @@ class RunFiles:
     @property
     def weights(self) -> Path:
         return self.root / WEIGHTS
+
+    @property
+    def model_card(self) -> Path:
+        return self.root / MODEL_CARD
+
+    @property
+    def measurements(self) -> Path:
+        return self.root / MEASUREMENTS
 
     @property
     def metrics(self) -> Path:

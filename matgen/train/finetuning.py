@@ -54,7 +54,7 @@ def finetune_config(base: TrainConfig, steps: int, lr: float | None = None, seed
 
 def finetune(base_run: str | Path, data_path: str | Path, run_dir: str | Path, steps: int, lr: float | None = None,
              seed: int | None = None, device: str | None = None, progress: Progress = no_progress,
-             force: bool = False) -> RunResult:
+             force: bool = False, model_options: dict | None = None) -> RunResult:
     """Continue ``base_run`` for ``steps`` optimizer steps on the dataset file ``data_path`` into ``run_dir``.
 
     Args:
@@ -66,6 +66,7 @@ def finetune(base_run: str | Path, data_path: str | Path, run_dir: str | Path, s
         seed: seeds the split, data order and noise (default: the base run's).
         device: where to train (default: as the base run was configured).
         force: replace a run already in ``run_dir``.
+        model_options: entries added to the model's ``options`` (a reflow run: ``{"reflow": True}``).
 
     Raises:
         MatgenError: no base run, data that does not fit it (kind, shape, phases, axis, a missing
@@ -74,6 +75,8 @@ def finetune(base_run: str | Path, data_path: str | Path, run_dir: str | Path, s
     base_run, run_dir = Path(base_run), Path(run_dir)
     base = read_config(base_run)
     model_config, base_data = base.model, base.data
+    if model_options:
+        model_config = replace(model_config, options={**model_config.options, **model_options})
     base_config = TrainConfig.from_dict(base.train, where=str(RunFiles(base_run).config))
     if run_dir.resolve() == base_run.resolve():
         raise MatgenError(f"{run_dir} is the base run; fine-tune into a new directory")

@@ -34,6 +34,7 @@ from matgen.data.split import split
 from matgen.errors import MatgenError
 from matgen.nets import random_drop_mask
 from matgen.runs import DataSpec, ModelConfig, RunFiles, build_model, condition_matrix, read_config, to_network
+from matgen.runs.card import write_model_card
 from matgen.runs.checkpoint import load_checkpoint, save_checkpoint
 from matgen.runs.config import RUN_FORMAT, write_config
 from matgen.runs.metrics import read_metrics, write_metrics
@@ -255,7 +256,9 @@ def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_con
         x_train, c_train = _tensors(train_part, model, model_config, data, device)
         x_val, c_val = _tensors(val_part, model, model_config, data, device) if val_part is not None else (None, None)
         loop = _Loop(run_dir, model, ema, optimizer, config, total, warmup, progress)
-        return loop.run(start, rows, acc, x_train, c_train, x_val, c_val)
+        result = loop.run(start, rows, acc, x_train, c_train, x_val, c_val)
+    write_model_card(run_dir)
+    return result
 
 
 class _Loop:

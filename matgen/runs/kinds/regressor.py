@@ -33,7 +33,7 @@ class RegressorModel(ModelKind):
 
     kind: ClassVar[str] = "regressor"
     summary: ClassVar[str] = "predicts the --condition properties from noisy inputs, for regressor guidance"
-    listing_order: ClassVar[int] = 2
+    listing_order: ClassVar[int] = 9
     presets: ClassVar[dict] = REGRESSOR_PRESETS
     conditions_are_inputs: ClassVar[bool] = False
 

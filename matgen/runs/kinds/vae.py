@@ -27,7 +27,7 @@ class VAEModel(ModelKind):
 
     kind: ClassVar[str] = "vae"
     summary: ClassVar[str] = "conditional VAE"
-    listing_order: ClassVar[int] = 1
+    listing_order: ClassVar[int] = 3
     presets: ClassVar[dict] = VAE_PRESETS
     position_features: ClassVar[bool] = False
 

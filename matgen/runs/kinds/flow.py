@@ -1,0 +1,110 @@
+"""``flow``: a U-Net velocity field v(x_t, t, c) trained by flow matching on the linear path (rectified flow).
+
+x_t = (1 - t) x0 + t eps, target eps - x0 (Lipman et al. 2023; Liu et al. 2023), the same U-Net and
+condition encoder as ``diffusion``, condition dropout for classifier-free guidance.
+``model.denoiser(w)`` is its VE denoiser (:func:`matgen.generative.flow.flow_denoiser`), so the
+flow samplers (euler, heun, midpoint: :mod:`matgen.generative.flow`), DPM-Solver++ and every
+guidance run it. A reflow run (``matgen reflow``) trains on pairs (its training rows are a flow's
+samples, ``noise_seed`` naming the noise each came from): ``options["reflow"]`` is then true and
+:meth:`FlowModel.training_inputs` regenerates that noise, so each row keeps its own.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from matgen.common.seeding import seeded_generators
+from matgen.errors import MatgenError
+from matgen.generative import classifier_free_guidance, per_sample_noise
+from matgen.generative.flow import FLOW_SAMPLERS, flow_denoiser, flow_loss, flow_sigmas
+from matgen.nets import UNET_PRESETS, ConditionEncoder, UNet, UNetConfig, unet_preset
+from matgen.runs.config import ModelConfig
+from matgen.runs.kinds.base import ModelKind
+
+TIME_SCALE = 1000.0  # the U-Net's time embedding sees 1000 t, the range of a diffusion network's timesteps
+NOISE_SEED = "noise_seed"  # the condition of a reflow dataset naming each row's noise (sample i: seed + i)
+
+
+class FlowModel(ModelKind):
+    """Velocity U-Net v(x_t, 1000 t, ConditionEncoder(cond)) on the linear path x_t = (1 - t) x0 + t eps."""
+
+    kind: ClassVar[str] = "flow"
+    summary: ClassVar[str] = "flow matching (rectified flow)"
+    listing_order: ClassVar[int] = 1
+    presets: ClassVar[dict] = UNET_PRESETS
+    #: the flow samplers on equal steps in flow time; DPM-Solver++ on Karras's grid
+    samplers: ClassVar[dict[str, str]] = {"heun": "uniform", "euler": "uniform", "midpoint": "uniform",
+                                          "dpmpp-2m": "karras"}
+    default_sampler: ClassVar[str] = "heun"
+    denoises_signals: ClassVar[bool] = True
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.net = UNet(UNetConfig.from_dict(config.net))
+        self.cond_encoder = ConditionEncoder(config.conditions, config.cond_dim) if config.conditions else None
+        self.reflow = bool(config.options.get("reflow", False))
+
+    @classmethod
+    def size_multiple(cls, preset: str, net_options: dict) -> int:
+        """2^(levels - 1): the U-Net halves the size at each level but the first."""
+        return 2 ** (len(net_options.get("channel_mults", cls.presets[preset].channel_mults)) - 1)
+
+    @classmethod
+    def plan(cls, options, data, specs, cond_dim: int, common: dict, net_options: dict) -> ModelConfig:
+        """The ModelConfig of a new flow run (``options``: the training options)."""
+        net = unet_preset(options.net, out_channels=data.channels, cond_dim=cond_dim, **common, **net_options)
+        return ModelConfig(cls.kind, net.to_dict(), specs, cond_dim, "velocity", "linear-path", options.timesteps, "")
+
+    def forward(self, x_t: Tensor, t: Tensor, cond: Tensor | None = None, drop: Tensor | None = None) -> Tensor:
+        """Return the velocity (B, C, *S) at x_t (B, C, *S), flow times t (B,) in [0, 1], cond (B, K), drop (B, K)."""
+        emb = None if self.cond_encoder is None else self.cond_encoder(cond, drop)  # (B, D)
+        return self.net(x_t, t * TIME_SCALE, emb)
+
+    def training_inputs(self, x: Tensor, part) -> Tensor:
+        """The signals x (N, C, *S); a reflow run: [x, eps] (N, 2C, *S), eps the noise row i was sampled from."""
+        if not self.reflow:
+            return x
+        if NOISE_SEED not in part.conditions:
+            raise MatgenError(f"a reflow run trains on pairs with a '{NOISE_SEED}' column; make them with matgen reflow")
+        seeds = np.asarray(part.conditions[NOISE_SEED].values, dtype=np.int64).tolist()
+        eps = per_sample_noise(x.shape, seeded_generators(seeds), x.device, x.dtype)
+        return torch.cat([x, eps], dim=1)
+
+    def loss(self, x: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator) -> Tensor:
+        """The flow-matching loss of a batch x (B, C, *S) (a reflow run: [x0, eps] (B, 2C, *S))."""
+        x0, eps = x.chunk(2, dim=1) if self.reflow else (x, None)
+        return flow_loss(lambda x_t, t, c: self(x_t, t, c, drop), x0, cond, generator, eps)
+
+    def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
+                      step: int) -> Tensor:
+        return self.loss(x0, cond, drop, generator)
+
+    def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:
+        """The training loss without condition dropout, and no latents."""
+        return self.loss(x0, cond, None, generator), None
+
+    def sampler_function(self, sampler: str):
+        return FLOW_SAMPLERS[sampler] if sampler in FLOW_SAMPLERS else super().sampler_function(sampler)
+
+    def sampling_grid(self, sampler: str, steps: int, spacing: str | None = None) -> Tensor:
+        """The VE grid (steps + 1,) of ``spacing`` (default: the sampler's) uniform or karras in flow time."""
+        return flow_sigmas(steps, spacing or self.samplers[sampler])
+
+    def start_scale(self, sigma_max: float) -> float:
+        """1 + sigma_max: the VE image x_t / (1 - t) of x_t = eps at the first flow time."""
+        return 1.0 + sigma_max
+
+    def denoiser(self, guidance: float = 0.0):
+        """D(x, sigma, cond) = x_t - t v; with ``guidance`` w the velocity (1 + w) v(c) - w v(null) when conditional."""
+        denoiser = flow_denoiser(self)
+        if guidance and self.cond_encoder is not None:
+            denoiser = classifier_free_guidance(denoiser, guidance)
+        return denoiser
+
+
+MODEL = FlowModel
