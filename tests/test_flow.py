@@ -244,3 +244,19 @@ def test_reflow_refuses_a_diffusion_run_and_the_cli_is_one_line(toy_path, tmp_pa
         reflow(tmp_path / "diffusion", tmp_path / "out")
     assert_one_line_error(runner.invoke(app, ["reflow", str(tmp_path / "diffusion"), "-o", str(tmp_path / "o")]),
                           "reflow straightens a flow run")
+
+
+def test_a_campaign_trains_samples_and_finetunes_a_flow_model(tmp_path):
+    from matgen.campaign import Campaign, CampaignConfig
+
+    from test_campaign import TARGETS, TRAIN
+
+    options = dict(targets=TARGETS, builder="spinodal", builder_options={"n": 40, "size": 16, "anneal_time": "150..300"},
+                   train={**TRAIN, "model": "flow"}, candidates=4, rounds=2, steps=3, finetune_steps=4, baselines=False,
+                   device="cpu")
+    with pytest.raises(MatgenError, match="sampler 'ddpm' does not fit a flow run; choose from heun"):
+        Campaign(CampaignConfig(**options, sampler="ddpm"), tmp_path / "refused").run()
+    report = Campaign(CampaignConfig(**options), tmp_path / "c").run()
+    assert report.status == "done" and len(report.rounds) == 2
+    assert load_run(tmp_path / "c" / "rounds" / "02" / "run").kind == "flow"
+    assert read(tmp_path / "c" / "rounds" / "01" / "candidates.h5").attrs["sampler"] == "heun"

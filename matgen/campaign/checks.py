@@ -127,6 +127,9 @@ def check_conditions(config: CampaignConfig, targets: Mapping[str, Target], prob
         specs = list(model.conditions)
         names = [s.name for s in specs]
     else:
+        first = model_class(config.train_config().model)
+        if first.samplers:
+            first.check_sampler(config.sampler)
         names = list(config.train_config().conditions)
         for name in names:
             probe.condition(name)  # an unknown one -> MatgenError listing the data's conditions
