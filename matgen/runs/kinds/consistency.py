@@ -53,7 +53,7 @@ class ConsistencyModel(ModelKind):
 
     kind: ClassVar[str] = "consistency"
     summary: ClassVar[str] = "consistency student distilled from a diffusion run (1-4 step sampling)"
-    listing_order: ClassVar[int] = 30
+    listing_order: ClassVar[int] = 4
     presets: ClassVar[dict] = UNET_PRESETS
     samplers: ClassVar[dict[str, str]] = {"consistency": "karras"}
     default_sampler: ClassVar[str] = "consistency"
