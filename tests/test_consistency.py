@@ -63,7 +63,8 @@ def grid(steps):
 
 def prior(n, seed=1):
     """x at sigma_max from its exact marginal N(MU, S^2 + SIGMA_MAX^2)."""
-    return MU + (S**2 + SIGMA_MAX**2).sqrt() * torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=F64)
+    z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=F64)
+    return MU + (S**2 + SIGMA_MAX**2).sqrt() * z
 
 
 # --- the maths -------------------------------------------------------------------------------------
@@ -91,8 +92,10 @@ def test_multistep_sampling_with_the_exact_consistency_function_gives_the_data_d
 
 def test_sample_i_of_the_sampler_depends_only_on_its_own_generator():
     x = prior(6)
-    batch = sample_consistency(gaussian_consistency, x, grid(4), sigma_min=SIGMA_MIN, generator=seeded_generators(range(10, 16)))
-    alone = sample_consistency(gaussian_consistency, x[3:4], grid(4), sigma_min=SIGMA_MIN, generator=seeded_generators([13]))
+    batch = sample_consistency(gaussian_consistency, x, grid(4), sigma_min=SIGMA_MIN,
+                               generator=seeded_generators(range(10, 16)))
+    alone = sample_consistency(gaussian_consistency, x[3:4], grid(4), sigma_min=SIGMA_MIN,
+                               generator=seeded_generators([13]))
     assert torch.equal(batch[3], alone[0]) and not torch.equal(batch[2], batch[3])
 
 
@@ -134,8 +137,9 @@ def test_a_student_distilled_from_the_exact_teacher_reproduces_its_ode_endpoints
     teacher = sample_heun(gaussian_denoiser, x, torch.cat([levels.flip(0), torch.zeros(1, dtype=F64)])[:-1].clone())
     for steps, tolerance in ((1, 0.02), (2, 0.03)):
         with torch.no_grad():
-            student = sample_consistency(f, x, grid(steps), sigma_min=SIGMA_MIN, generator=torch.Generator().manual_seed(2))
-        assert ((student.mean(0) - teacher.mean(0)).abs() < tolerance * S).all(), (steps, student.mean(0), teacher.mean(0))
+            student = sample_consistency(f, x, grid(steps), sigma_min=SIGMA_MIN,
+                                         generator=torch.Generator().manual_seed(2))
+        assert ((student.mean(0) - teacher.mean(0)).abs() < tolerance * S).all(), (steps, student.mean(0))
         assert ((student.std(0) / teacher.std(0) - 1).abs() < tolerance).all(), (steps, student.std(0), teacher.std(0))
 
 
@@ -143,7 +147,8 @@ def test_the_loss_draws_only_from_the_step_generator():
     levels = distillation_levels(18, SIGMA_MIN, SIGMA_MAX)
     x0 = MU + S * torch.randn(256, 2, dtype=F64)
     loss = [consistency_distillation_loss(f, gaussian_denoiser, x0, None, levels, torch.Generator().manual_seed(5),
-                                          "heun", "l2") for f in (gaussian_consistency, gaussian_consistency, gaussian_denoiser)]
+                                          "heun", "l2")
+            for f in (gaussian_consistency, gaussian_consistency, gaussian_denoiser)]
     assert loss[0] == loss[1]
     assert loss[0] < 0.01 * loss[2]  # f* is consistent up to the teacher's Heun error; the denoiser is far from it
 
@@ -220,7 +225,8 @@ def test_a_reloaded_student_samples_identically_and_sample_i_is_seed_plus_i(stud
 
 def test_guidance_is_baked_in(student_dir):
     assert len(sample(student_dir, {"density": 2.9}, n=1, steps=1, guidance=1.0).dataset) == 1  # the distilled w
-    with pytest.raises(MatgenError, match="w = 1 baked in; sample with --guidance 0, or distil again with --guidance 2"):
+    with pytest.raises(MatgenError, match="w = 1 baked in; sample with --guidance 0, or distil again with --guidance "
+                                          "2"):
         sample(student_dir, {"density": 2.9}, n=1, steps=1, guidance=2.0)
 
 

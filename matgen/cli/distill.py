@@ -50,7 +50,8 @@ def distill(
                                                   "teacher was configured).", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option(help="The teacher's training data, if it moved (its SHA-256 must "
                                                  "match the teacher's config.json).", show_default=False)] = None,
-    force: Annotated[bool, typer.Option("--force", help="Start afresh in an --output that already holds a run.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Start afresh in an --output that already holds a "
+                                        "run.")] = False,
 ) -> None:
     """Distil a diffusion run into a consistency run that samples in 1, 2 or 4 network calls (see docs/training.md)."""
     from matgen.cli.progress import progress_bar

@@ -165,7 +165,8 @@ class DistillConfig:
             if not (isinstance(value, int) and value >= (2 if name == "levels" else 1)):
                 raise MatgenError(f"{name} must be a whole number >= {2 if name == 'levels' else 1}, got {value}")
         if not (isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance) and self.guidance >= 0):
-            raise MatgenError(f"the guidance weight must be a number >= 0 (0: the conditional teacher), got {self.guidance}")
+            raise MatgenError(f"the guidance weight must be a number >= 0 (0: the conditional teacher), got "
+                              f"{self.guidance}")
         for name, valid in {"solver": ("heun", "euler"), "distance": ("pseudo-huber", "l2")}.items():
             if getattr(self, name) not in valid:
                 raise MatgenError(f"unknown {name} '{getattr(self, name)}'; choose from {', '.join(valid)}")

@@ -68,8 +68,9 @@ class ConsistencyModel(ModelKind):
         teacher_config = ModelConfig.from_dict(o["teacher"]["model"])
         self.teacher = build_model(teacher_config).requires_grad_(False).eval()
         self.student = build_model(teacher_config)
-        self.sigma_min, self.sigma_max, self.sigma_data = float(o["sigma_min"]), float(o["sigma_max"]), float(o["sigma_data"])
-        self.levels = distillation_levels(int(o["levels"]), self.sigma_min, self.sigma_max)  # (N,) float64, not a weight
+        self.sigma_min, self.sigma_max = float(o["sigma_min"]), float(o["sigma_max"])
+        self.sigma_data = float(o["sigma_data"])
+        self.levels = distillation_levels(int(o["levels"]), self.sigma_min, self.sigma_max)  # (N,) float64, no weight
         self.guidance = float(o["guidance"])
 
     @classmethod
@@ -78,8 +79,8 @@ class ConsistencyModel(ModelKind):
                      sigma_data: float = 0.5) -> ModelConfig:
         """The ModelConfig of a student of the run ``teacher_run`` (its ModelConfig ``teacher``)."""
         weights = RunFiles(teacher_run).weights
-        options = {"teacher": {"kind": teacher.kind, "model": teacher.to_dict(), "run": str(Path(teacher_run).resolve()),
-                               "weights_sha256": file_sha256(weights)},
+        options = {"teacher": {"kind": teacher.kind, "model": teacher.to_dict(),
+                               "run": str(Path(teacher_run).resolve()), "weights_sha256": file_sha256(weights)},
                    "sigma_min": sigma_min, "sigma_max": sigma_max, "sigma_data": sigma_data, "levels": levels,
                    "guidance": guidance, "solver": solver, "distance": distance, "nfe": nfe}
         return ModelConfig(cls.kind, teacher.net, teacher.conditions, teacher.cond_dim, teacher.prediction,
@@ -142,7 +143,8 @@ class ConsistencyModel(ModelKind):
             raise MatgenError(f"a consistency run samples on the karras grid; leave out spacing '{spacing}'")
         if not (isinstance(steps, int) and 1 <= steps <= 64):
             raise MatgenError(f"a consistency run samples in 1 to 64 steps (1, 2 or 4 are usual), got {steps}")
-        return torch.cat([karras_sigmas(steps + 1, self.sigma_min, self.sigma_max)[:steps], torch.zeros(1, dtype=torch.float64)])
+        karras = karras_sigmas(steps + 1, self.sigma_min, self.sigma_max)  # (steps + 2,): sigma_max .. sigma_min, 0
+        return torch.cat([karras[:steps], karras.new_zeros(1)])
 
     def sampler_function(self, sampler: str):
         """Multistep consistency sampling (Algorithm 1) with this run's sigma_min."""
