@@ -44,6 +44,7 @@ TRAINERS = {
     "matgen.campaign.steps": "trains the first model, fine-tunes between rounds",
     "matgen.augment.generative": "train_on_dataset: augment --train-steps",
     "matgen.cli.train": "matgen train",
+    "matgen.cli.distill": "matgen distill",
 }
 
 

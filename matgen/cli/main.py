@@ -10,6 +10,7 @@ from matgen.cli.augment import augment
 from matgen.cli.campaign import app as campaign_app
 from matgen.cli.data import app as data_app
 from matgen.cli.demo import demo
+from matgen.cli.distill import distill
 from matgen.cli.errors import MatgenGroup
 from matgen.cli.evaluate import evaluate
 from matgen.cli.sample import TARGET_OPTIONS, interpolate, sample
@@ -32,6 +33,7 @@ app.add_typer(campaign_app, name="campaign")
 app.command()(demo)
 app.command()(train)
 app.command()(reflow)
+app.command()(distill)
 app.command(context_settings=TARGET_OPTIONS)(sample)
 app.command()(interpolate)
 app.command(context_settings=TARGET_OPTIONS)(sweep)

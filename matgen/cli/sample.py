@@ -74,7 +74,8 @@ def sample(
     sampler: Annotated[str, typer.Option(help="auto (the run kind's default) or a sampler of the run's kind: diffusion "
                                          "ddpm, ddim, dpmpp-2m, heun; flow euler, heun, midpoint, dpmpp-2m; "
                                          "consistency consistency (a VAE decodes prior draws).")] = DEFAULTS.sampler,
-    steps: Annotated[int, typer.Option(help="Sampler steps (network calls: 1 per step, 2 for heun).")] = DEFAULTS.steps,
+    steps: Annotated[int, typer.Option(help="Sampler steps (network calls: 1 per step, 2 for heun); a consistency run: "
+                                              "1, 2 or 4, default the --nfe it was distilled for.")] = DEFAULTS.steps,
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance weight w: 0 = conditional model alone, "
                                             "larger = follow the targets more closely.")] = DEFAULTS.guidance,
     seed: SampleSeed = DEFAULTS.seed,
@@ -134,6 +135,8 @@ def sample(
     from matgen.sample.plot import plot_samples
 
     run = load_run(run_dir, device=_device(device))
+    if ctx.get_parameter_source("steps").name == "DEFAULT":
+        steps = run.model_config.options.get("nfe", steps)  # a distilled run: the steps it was distilled for
     simulator = _validator(validate, run) if validate is not None else None
     with progress_bar("sampling") as progress:
         result = sample_run(run, targets, n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed,

@@ -3,23 +3,27 @@
     >>> from matgen.train import TrainConfig, train, resume, finetune
     >>> result = train("spinodal.h5", TrainConfig(model="diffusion", conditions=("density",)), "runs/density")
     >>> result = finetune("runs/density", "more-data.h5", "runs/density-ft", steps=500)
+    >>> result = distill("runs/density", "runs/density-cd", nfe=4, steps=2000)   # 1-4 step sampling
 
 Files: :mod:`~matgen.train.config` (the options, :class:`TrainConfig`), :mod:`~matgen.train.plan`
 (options + data -> what is built), :mod:`~matgen.train.loop` (the loop, resume),
-:mod:`~matgen.train.finetuning` (continue a run on new data). What a run *is* -- its directory,
+:mod:`~matgen.train.finetuning` (continue a run on new data), :mod:`~matgen.train.distillation` (a consistency
+student of a diffusion run). What a run *is* -- its directory,
 model kinds, normalisation, :func:`~matgen.runs.load_run` -- lives in :mod:`matgen.runs`.
 docs/training.md walks through them.
 
 Importing this package is cheap (the command line reads :class:`TrainConfig`'s defaults at
-start-up): the training code and torch load on first use of ``train``, ``resume`` or ``finetune``.
+start-up): the training code and torch load on first use of ``train``, ``resume``, ``finetune`` or ``distill``.
 """
 
-from matgen.train.config import TrainConfig, read_toml
+from matgen.train.config import DistillConfig, TrainConfig, read_toml
 
-__all__ = ["RunResult", "TrainConfig", "finetune", "learning_rate", "read_toml", "resume", "train"]
+__all__ = ["DistillConfig", "RunResult", "TrainConfig", "distill", "finetune", "learning_rate", "read_toml", "resume",
+           "train"]
 
 _LAZY = {"RunResult": "matgen.train.loop", "learning_rate": "matgen.train.loop", "resume": "matgen.train.loop",
-         "train": "matgen.train.loop", "finetune": "matgen.train.finetuning"}
+         "train": "matgen.train.loop", "finetune": "matgen.train.finetuning",
+         "distill": "matgen.train.distillation"}
 
 
 def __getattr__(name: str):

@@ -139,3 +139,48 @@ def read_toml(path: str | Path) -> TrainConfig:
         MatgenError: the file is missing, not TOML, or names an unknown option.
     """
     return TrainConfig.from_dict(read_toml_table(path, "give a run.toml with training options"), where=str(path))
+
+
+@dataclass
+class DistillConfig:
+    """What `matgen distill` can be told: consistency distillation of a diffusion run (docs/training.md)."""
+
+    nfe: int = 4  # the student's default sampling steps (network calls): 1, 2 or 4
+    steps: int = 2000  # optimizer steps of the distillation
+    guidance: float = 0.0  # classifier-free guidance weight w of the teacher, baked into the student
+    levels: int = 18  # N: noise levels of the Karras discretisation (more: a closer teacher ODE, slower learning)
+    solver: str = "heun"  # the teacher's ODE step between neighbouring levels: heun or euler
+    distance: str = "pseudo-huber"  # the consistency distance: pseudo-huber (iCT) or l2
+    sigma_max: float = 80.0  # the highest noise level (capped by the teacher's)
+    sigma_data: float = 0.5  # sigma_data of the boundary-condition parameterisation (data in about [-1, 1])
+    batch_size: int | None = None  # samples per step (None: the teacher's)
+    lr: float | None = None  # peak learning rate (None: the teacher's)
+    seed: int | None = None  # split, data order and noise (None: the teacher's, so the validation rows are its own)
+    device: str | None = None  # auto, cpu or cuda (None: as the teacher was configured)
+
+    def check(self) -> "DistillConfig":
+        """Return self, or raise a MatgenError naming the bad option and its valid values."""
+        whole = {"nfe": self.nfe, "steps": self.steps, "levels": self.levels}
+        for name, value in whole.items():
+            if not (isinstance(value, int) and value >= (2 if name == "levels" else 1)):
+                raise MatgenError(f"{name} must be a whole number >= {2 if name == 'levels' else 1}, got {value}")
+        if not (isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance) and self.guidance >= 0):
+            raise MatgenError(f"the guidance weight must be a number >= 0 (0: the conditional teacher), got "
+                              f"{self.guidance}")
+        for name, valid in {"solver": ("heun", "euler"), "distance": ("pseudo-huber", "l2")}.items():
+            if getattr(self, name) not in valid:
+                raise MatgenError(f"unknown {name} '{getattr(self, name)}'; choose from {', '.join(valid)}")
+        for name in ("sigma_max", "sigma_data"):
+            if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
+                raise MatgenError(f"{name} must be a positive number, got {getattr(self, name)}")
+        return self
+
+    def override(self, **values) -> "DistillConfig":
+        """A copy with the given options replaced; an unknown one raises a MatgenError listing the options."""
+        from dataclasses import fields
+
+        names = [f.name for f in fields(self)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise MatgenError(f"unknown distillation option '{unknown[0]}'; choose from {', '.join(names)}")
+        return replace(self, **values)
