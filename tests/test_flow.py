@@ -260,3 +260,14 @@ def test_a_campaign_trains_samples_and_finetunes_a_flow_model(tmp_path):
     assert report.status == "done" and len(report.rounds) == 2
     assert load_run(tmp_path / "c" / "rounds" / "02" / "run").kind == "flow"
     assert read(tmp_path / "c" / "rounds" / "01" / "candidates.h5").attrs["sampler"] == "heun"
+
+
+def test_a_flow_run_distils_into_a_consistency_student(flow_dir, tmp_path):
+    from matgen.train.distillation import distill
+
+    result = distill(flow_dir, tmp_path / "student", nfe=2, steps=3, batch_size=8)
+    student = load_run(tmp_path / "student")
+    assert result.steps == 3 and student.kind == "consistency"
+    assert student.model_config.options["sigma_max"] == 80.0  # the flow's 9999 capped
+    drawn = sample(student, {"density": 2.9}, n=2, steps=2).dataset
+    assert drawn.attrs["sampler"] == "consistency" and drawn.signals.shape == (2, 16, 16)
