@@ -36,7 +36,6 @@ class TrainConfig:
     """Everything `matgen train` can be told; defaults suit a small GPU run."""
 
     model: str = "diffusion"  # diffusion, vae, regressor (predicts continuous conditions from noisy x_t), autoencoder, latent
-    autoencoder: str | None = None  # latent: the autoencoder run (--model autoencoder) whose latents it diffuses
     conditions: tuple[str, ...] = ()  # dataset conditions conditioned on (any subset), or a regressor's outputs
     net: str = "small"  # network preset: tiny, small, base, large (large: diffusion only)
     net_options: dict = field(default_factory=dict)  # UNet/VAE/RegressorConfig fields replacing the preset's
@@ -66,8 +65,9 @@ class TrainConfig:
     kl_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to beta
     free_bits: float = 0.0  # free bits, nats per latent dimension
     likelihood: str = "auto"  # mse, bce (two-phase label maps), or auto (bce for two-phase label maps)
-    # autoencoder (of a latent run)
+    # latent diffusion: the autoencoder, and the latent model on its run
     kl_weight: float = 1e-6  # weight of the summed KL against the summed squared error (LDM: 1e-6)
+    autoencoder: str | None = None  # latent: the autoencoder run (--model autoencoder) whose latents it diffuses
     # data
     circular: bool | None = None  # periodic padding; None: on for the built-in periodic micrographs
     spectrum_norm: str = "max"  # spectra: max (s / max s) or log-max (log1p(1000 s / max s) / log1p(1000))

@@ -32,7 +32,7 @@ class AutoencoderModel(ModelKind):
 
     kind: ClassVar[str] = "autoencoder"
     summary: ClassVar[str] = "autoencoder for latent diffusion"
-    listing_order: ClassVar[int] = 3
+    listing_order: ClassVar[int] = 5
     presets: ClassVar[dict] = AUTOENCODER_PRESETS
     position_features: ClassVar[bool] = False  # reconstruction is local: no absolute position needed
     #: the U-Net's largest size multiple: an autoencoder's latents then fit every U-Net preset of a latent run

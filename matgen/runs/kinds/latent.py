@@ -57,7 +57,7 @@ class LatentModel(ModelKind):
 
     kind: ClassVar[str] = "latent"
     summary: ClassVar[str] = "latent diffusion on an autoencoder run"
-    listing_order: ClassVar[int] = 4
+    listing_order: ClassVar[int] = 6
     presets: ClassVar[dict] = UNET_PRESETS
     samplers: ClassVar[dict[str, str]] = dict(DiffusionModel.samplers)  # the instance's: its inner kind's
     default_sampler: ClassVar[str] = DiffusionModel.default_sampler
