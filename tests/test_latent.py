@@ -121,6 +121,8 @@ def test_latent_samples_decode_to_the_data_form_with_per_sample_seeds_and_proven
     assert maps.attrs["model_kind"] == "latent" and maps.attrs["sampler"] == "dpmpp-2m" and maps.attrs["seed"] == 7
     alone = sample(root / "ldm2", {"fraction": 0.5}, n=1, steps=4, seed=9).dataset  # sample 2 of the call above
     assert np.array_equal(alone.signals[0], maps.signals[2])
+    steered = sample(root / "ldm2", {"density": 2.95}, n=1, steps=3, physics="elastic").dataset  # through the decoder
+    assert steered.signals.shape == (1, 32, 32) and steered.attrs["physics"] == "elastic"
     spectra = sample(root / "ldm1", {"centre": 0.4}, n=2, steps=4, sampler="ddim").dataset
     assert spectra.signals.shape == (2, 64) and spectra.signals.dtype == np.float32
     assert np.allclose(spectra.axis.values, read(runs[1]["bumps"]).axis.values)

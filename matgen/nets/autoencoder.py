@@ -58,8 +58,8 @@ class AutoencoderConfig(NetConfig):
         return (self.latent_channels, *(s // self.downsampling for s in signal_shape))
 
 
-#: Parameter counts (encoder + decoder, 1 channel, dims=2 / dims=1): tiny 0.15M / 0.06M,
-#: small 1.5M / 0.5M, base 6.6M / 2.2M. All have f = 4 and C_z = 4 (LDM's "KL-f4").
+#: Parameter counts (encoder + decoder, 1 channel, dims=2 / dims=1): tiny 154k / 53k,
+#: small 1.6M / 0.55M, base 9.4M / 3.2M. All have f = 4 and C_z = 4 (LDM's "KL-f4").
 AUTOENCODER_PRESETS: dict[str, AutoencoderConfig] = {
     "tiny": AutoencoderConfig(base_channels=16, channel_mults=(1, 2, 2), groups=8),
     "small": AutoencoderConfig(base_channels=32, channel_mults=(1, 2, 4)),
