@@ -71,11 +71,17 @@ class LatentModel(ModelKind):
         self.config = config
         options = config.options
         self.autoencoder = AutoencoderModel(ModelConfig.from_dict(options["autoencoder"]["config"]))
-        self.autoencoder.requires_grad_(False)  # frozen: AdamW never moves it, the EMA keeps it exactly
+        self.autoencoder.requires_grad_(False).eval()  # frozen: AdamW never moves it, the EMA keeps it exactly
         self.inner = build_model(replace(config, kind=options["inner"], options=options.get("inner_options", {})))
         self.scale = float(options["scale_factor"])  # s
         self.latent_shape = tuple(options["latent_shape"])  # (C_z, *S / f)
         self.samplers, self.default_sampler = self.inner.samplers, self.inner.default_sampler
+
+    def train(self, mode: bool = True) -> "LatentModel":
+        """Train mode for the inner model; the frozen autoencoder stays in eval mode (no dropout when encoding)."""
+        super().train(mode)
+        self.autoencoder.eval()
+        return self
 
     @classmethod
     def size_multiple(cls, preset: str, net_options: dict) -> int:
