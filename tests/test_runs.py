@@ -14,10 +14,10 @@ from matgen.runs.kinds import discover
 
 
 def test_the_built_in_kinds_are_found_in_their_modules_and_listed_in_order():
-    assert list(MODEL_KINDS) == ["diffusion", "flow", "consistency", "vae", "regressor"]
+    assert list(MODEL_KINDS) == ["diffusion", "flow", "consistency", "vae", "autoencoder", "latent", "regressor"]
     assert model_class("vae").__module__ == "matgen.runs.kinds.vae"
     assert not model_class("regressor").conditions_are_inputs and model_class("diffusion").conditions_are_inputs
-    with pytest.raises(MatgenError, match="unknown model 'gan'; choose from diffusion, flow, consistency, vae, regressor"):
+    with pytest.raises(MatgenError, match="unknown model 'gan'; choose from diffusion, flow, consistency, vae, autoencoder, latent, regressor"):
         model_class("gan")
 
 

@@ -33,9 +33,12 @@ def train(
     data: Annotated[Optional[Path], typer.Argument(help="Training dataset (.h5); with --resume it defaults to the run's.",
                                                    show_default=False)] = None,
     model: Annotated[Optional[str], _field("diffusion (U-Net denoiser), flow (flow matching / rectified flow: "
-                                           "fewer sampler steps), vae (conditional VAE) or regressor (predicts "
+                                           "fewer sampler steps), vae (conditional VAE), regressor (predicts "
                                            "the --condition properties from noisy inputs, for `matgen sample "
-                                           "--regressor`)", "model")] = None,
+                                           "--regressor`), autoencoder (for latent diffusion) or latent (diffusion on "
+                                           "an --autoencoder run's latents)", "model")] = None,
+    autoencoder: Annotated[Optional[Path], _opt("Latent: the autoencoder run (trained with --model autoencoder on the "
+                                                "same data) whose scaled latents the latent model diffuses.")] = None,
     condition: Annotated[Optional[List[str]], _opt(
         "Dataset condition(s) to condition on, comma-separated or repeated (e.g. density,anneal_time); any subset; "
         "their units and training ranges are stored in the run. A regressor predicts them instead (continuous "
@@ -82,6 +85,8 @@ def train(
     free_bits: Annotated[Optional[float], _field("VAE: free bits, nats per latent dimension", "free_bits")] = None,
     likelihood: Annotated[Optional[str], _field("VAE: mse, bce, or auto = bce for two-phase label maps",
                                                 "likelihood")] = None,
+    kl_weight: Annotated[Optional[float], _field("Autoencoder: weight of the summed KL against the summed squared "
+                                                 "error (LDM's 1e-6)", "kl_weight")] = None,
     circular: Annotated[Optional[bool], _opt("Periodic padding (default: on for the built-in periodic micrographs, "
                                              "spinodal and composite; off otherwise).", "--circular/--no-circular")] = None,
     spectrum_norm: Annotated[Optional[str], _field("Spectra, per spectrum: max (s / max s) or log-max "
@@ -99,7 +104,8 @@ def train(
                    eval_every=eval_every, log_every=log_every, checkpoint_every=checkpoint_every, seed=seed,
                    device=device, prediction=prediction, schedule=schedule, cond_drop=cond_drop, beta=beta,
                    kl_warmup=kl_warmup, free_bits=free_bits, likelihood=likelihood, circular=circular,
-                   spectrum_norm=spectrum_norm)
+                   spectrum_norm=spectrum_norm, kl_weight=kl_weight,
+                   autoencoder=None if autoencoder is None else str(autoencoder))
     if resume:
         fixed = sorted(k for k, v in options.items() if v is not None and k not in ("steps", "epochs", "device"))
         fixed += ["--config"] if config is not None else []

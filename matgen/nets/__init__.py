@@ -1,4 +1,4 @@
-"""Network backbones for every data rank: U-Net denoiser, VAE encoder/decoder, guidance regressor.
+"""Network backbones for every data rank: U-Net denoiser, VAE encoder/decoder, guidance regressor, latent autoencoder.
 
 Each network is built from a dataclass config (saved as JSON beside safetensors weights) with
 ``dims`` = 1 for spectra (B, C, L) or 2 for micrographs (B, C, H, W); presets tiny / small /
@@ -6,6 +6,7 @@ base (/ large for the U-Net) are in ``*_PRESETS`` and ``*_preset(name, **overrid
 Conditions enter as one embedding (B, D) from :class:`ConditionEncoder`.
 """
 
+from matgen.nets.autoencoder import AUTOENCODER_PRESETS, Autoencoder, AutoencoderConfig, autoencoder_preset
 from matgen.nets.embeddings import ConditionEncoder, ConditionSpec, random_drop_mask, sinusoidal_embedding
 from matgen.nets.encoders import (
     REGRESSOR_PRESETS, VAE_PRESETS, ConvDecoder, ConvEncoder, Regressor, RegressorConfig, VAEConfig, regressor_preset,
@@ -14,6 +15,7 @@ from matgen.nets.encoders import (
 from matgen.nets.unet import UNET_PRESETS, ResBlock, SelfAttention, UNet, UNetConfig, unet_preset
 
 __all__ = [
+    "AUTOENCODER_PRESETS", "Autoencoder", "AutoencoderConfig", "autoencoder_preset",
     "ConditionEncoder", "ConditionSpec", "random_drop_mask", "sinusoidal_embedding",
     "ConvDecoder", "ConvEncoder", "Regressor", "RegressorConfig", "VAEConfig", "VAE_PRESETS", "REGRESSOR_PRESETS",
     "regressor_preset", "vae_preset",

@@ -35,7 +35,7 @@ SPECTRUM_NORMS = ("max", "log-max")
 class TrainConfig:
     """Everything `matgen train` can be told; defaults suit a small GPU run."""
 
-    model: str = "diffusion"  # diffusion, vae, or regressor (predicts continuous conditions from noisy x_t)
+    model: str = "diffusion"  # diffusion, vae, regressor (predicts continuous conditions from noisy x_t), autoencoder, latent
     conditions: tuple[str, ...] = ()  # dataset conditions conditioned on (any subset), or a regressor's outputs
     net: str = "small"  # network preset: tiny, small, base, large (large: diffusion only)
     net_options: dict = field(default_factory=dict)  # UNet/VAE/RegressorConfig fields replacing the preset's
@@ -65,6 +65,9 @@ class TrainConfig:
     kl_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to beta
     free_bits: float = 0.0  # free bits, nats per latent dimension
     likelihood: str = "auto"  # mse, bce (two-phase label maps), or auto (bce for two-phase label maps)
+    # latent diffusion: the autoencoder, and the latent model on its run
+    kl_weight: float = 1e-6  # weight of the summed KL against the summed squared error (LDM: 1e-6)
+    autoencoder: str | None = None  # latent: the autoencoder run (--model autoencoder) whose latents it diffuses
     # data
     circular: bool | None = None  # periodic padding; None: on for the built-in periodic micrographs
     spectrum_norm: str = "max"  # spectra: max (s / max s) or log-max (log1p(1000 s / max s) / log1p(1000))
@@ -90,6 +93,10 @@ class TrainConfig:
             what = "the VAE" if self.model == "vae" else f"the {self.model}"
             raise MatgenError(f"{what} has presets {', '.join(list(kind.presets)[:-1])} and "
                               f"{list(kind.presets)[-1]}; --net {self.net} is for diffusion")
+        if (self.model == "latent") != (self.autoencoder is not None):
+            raise MatgenError("a latent model needs its autoencoder run: --autoencoder AE_RUN (trained with --model "
+                              "autoencoder)" if self.model == "latent" else
+                              f"--autoencoder is for --model latent, not {self.model}; drop it or train a latent model")
         if not kind.conditions_are_inputs and not self.conditions:
             raise MatgenError(f"a {self.model} predicts continuous conditions: name them with --condition, e.g. "
                               "--condition modulus,density")
@@ -107,7 +114,7 @@ class TrainConfig:
         for name, (value, lo, hi) in bounded.items():
             if not lo <= value <= hi:
                 raise MatgenError(f"{name} must be between {lo:g} and {hi:g}, got {value}")
-        for name in ("weight_decay", "grad_clip", "beta", "free_bits", "kl_warmup", "warmup_steps"):
+        for name in ("weight_decay", "grad_clip", "beta", "free_bits", "kl_warmup", "warmup_steps", "kl_weight"):
             if getattr(self, name) < 0:
                 raise MatgenError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.min_snr is not None and not self.min_snr > 0:

@@ -71,7 +71,7 @@ def plan(ds: Dataset, train_part: Dataset, path: str, sha256: str, config: Train
         model = kind.plan(config, data, specs, cond_dim, common, options)
     except TypeError as exc:
         raise MatgenError(f"net_options: {exc}") from None
-    return model, data
+    return kind.calibrate(model, train_part, data, config), data
 
 
 def check_continuous(ds: Dataset, names) -> None:

@@ -13,7 +13,8 @@ A kind module defines ``MODEL``, an ``nn.Module`` class built from a
   ``validation_loss(x0, cond, generator, options) -> (loss, latents or None)``.
 
 Built in: :mod:`~matgen.runs.kinds.diffusion`, :mod:`~matgen.runs.kinds.vae`,
-:mod:`~matgen.runs.kinds.regressor`.
+:mod:`~matgen.runs.kinds.regressor`, :mod:`~matgen.runs.kinds.autoencoder` and
+:mod:`~matgen.runs.kinds.latent` (diffusion on an autoencoder run's latents).
 """
 
 from __future__ import annotations

@@ -67,6 +67,12 @@ class ModelKind(nn.Module):
         """Signals (B, C, *S) in network units from what the sampler returned (a latent kind decodes)."""
         return x
 
+    @classmethod
+    def calibrate(cls, model, train_part, data, options):
+        """The ModelConfig ``model`` of a new run completed with what the kind measures on its training part (a
+        Dataset; ``data``: its DataSpec; ``options``: the training options) before step 0 (a latent kind: its scale)."""
+        return model
+
     def initialise(self) -> None:
         """Load the weights a fresh run starts from (a teacher, an autoencoder); called once before step 0."""
 
