@@ -60,7 +60,8 @@ def train_models(data: Path, out: Path, conditions: tuple, steps: int, methods: 
 
     base = dict(conditions=conditions, steps=steps, lr=lr, batch_size=32, warmup_steps=min(100, steps // 10),
                 eval_every=max(1, steps // 4), log_every=50, seed=seed, **TINY_NET)
-    plans = {"ddpm": dict(model="diffusion"), "flow": dict(model="flow"), "autoencoder": dict(model="autoencoder")}
+    plans = {"ddpm": dict(model="diffusion"), "flow": dict(model="flow"),
+             "autoencoder": dict(model="autoencoder", conditions=())}  # an autoencoder is unconditional
     wanted = {"ddpm"} & set(methods) | ({"flow"} if {"flow", "student"} & set(methods) else set())
     wanted |= {"autoencoder"} if "latent" in methods else set()
     runs = {}
@@ -71,7 +72,7 @@ def train_models(data: Path, out: Path, conditions: tuple, steps: int, methods: 
         config = TrainConfig(**{**base, "model": "latent", "autoencoder": str(out / "autoencoder")})
         runs["latent"] = _train_once(out / "latent", lambda d: train(data, config, d, force=True), steps, is_complete)
     if "student" in methods:
-        from matgen.train.distill import distill
+        from matgen.train import distill
 
         student_steps = max(1, steps // 2)
         runs["student"] = _train_once(out / "student", lambda d: distill(out / "flow", d, nfe=4, steps=student_steps,
