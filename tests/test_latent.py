@@ -191,3 +191,17 @@ def test_latent_and_autoencoder_errors_are_one_line_and_say_what_to_do(runs, tmp
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 2 and len(lines) == 1 and fragment in lines[0], result.output
     assert json.loads((root / "ldm1" / "config.json").read_text())["train"]["autoencoder"] == str(root / "ae1")
+
+
+def test_a_latent_flow_trains_on_the_latents_and_samples_with_the_flow_samplers(runs, tmp_path):
+    root, paths = runs
+    train(paths["bumps"], TrainConfig(**TINY_UNET, steps=6, conditions=("centre",), autoencoder=str(root / "ae1"),
+                                      latent_model="flow"), tmp_path / "lfm")
+    run = load_run(tmp_path / "lfm")
+    assert run.kind == "latent" and run.model_config.options["inner"] == "flow" and run.model.default_sampler == "heun"
+    drawn = sample(run, {"centre": 0.4}, n=2, steps=3).dataset
+    assert drawn.attrs["sampler"] == "heun" and drawn.signals.shape == (2, 64)
+    with pytest.raises(MatgenError, match="sampler 'ddpm' does not fit a latent run; choose from heun, euler"):
+        sample(run, n=1, sampler="ddpm")
+    with pytest.raises(MatgenError, match="unknown latent_model 'vae'; choose from diffusion, flow"):
+        TrainConfig(latent_model="vae").check()

@@ -87,6 +87,8 @@ def train(
                                                 "likelihood")] = None,
     kl_weight: Annotated[Optional[float], _field("Autoencoder: weight of the summed KL against the summed squared "
                                                  "error (LDM's 1e-6)", "kl_weight")] = None,
+    latent_model: Annotated[Optional[str], _field("Latent: the model trained on the autoencoder's latents, diffusion or "
+                                                  "flow", "latent_model")] = None,
     circular: Annotated[Optional[bool], _opt("Periodic padding (default: on for the built-in periodic micrographs, "
                                              "spinodal and composite; off otherwise).", "--circular/--no-circular")] = None,
     spectrum_norm: Annotated[Optional[str], _field("Spectra, per spectrum: max (s / max s) or log-max "
@@ -104,7 +106,7 @@ def train(
                    eval_every=eval_every, log_every=log_every, checkpoint_every=checkpoint_every, seed=seed,
                    device=device, prediction=prediction, schedule=schedule, cond_drop=cond_drop, beta=beta,
                    kl_warmup=kl_warmup, free_bits=free_bits, likelihood=likelihood, circular=circular,
-                   spectrum_norm=spectrum_norm, kl_weight=kl_weight,
+                   spectrum_norm=spectrum_norm, kl_weight=kl_weight, latent_model=latent_model,
                    autoencoder=None if autoencoder is None else str(autoencoder))
     if resume:
         fixed = sorted(k for k, v in options.items() if v is not None and k not in ("steps", "epochs", "device"))

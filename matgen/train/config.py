@@ -29,6 +29,7 @@ from matgen.errors import MatgenError
 NET_PRESETS = ("tiny", "small", "base", "large")
 LIKELIHOODS = ("auto", "mse", "bce")
 SPECTRUM_NORMS = ("max", "log-max")
+LATENT_MODELS = ("diffusion", "flow")
 
 
 @dataclass
@@ -68,6 +69,7 @@ class TrainConfig:
     # latent diffusion: the autoencoder, and the latent model on its run
     kl_weight: float = 1e-6  # weight of the summed KL against the summed squared error (LDM: 1e-6)
     autoencoder: str | None = None  # latent: the autoencoder run (--model autoencoder) whose latents it diffuses
+    latent_model: str = "diffusion"  # latent: the denoising kind trained on the latents, diffusion or flow
     # data
     circular: bool | None = None  # periodic padding; None: on for the built-in periodic micrographs
     spectrum_norm: str = "max"  # spectra: max (s / max s) or log-max (log1p(1000 s / max s) / log1p(1000))
@@ -83,7 +85,7 @@ class TrainConfig:
         from matgen.generative import PREDICTIONS, SCHEDULES
         from matgen.runs.kinds import MODEL_KINDS
 
-        choices = {"model": tuple(MODEL_KINDS), "net": NET_PRESETS, "prediction": PREDICTIONS,
+        choices = {"model": tuple(MODEL_KINDS), "latent_model": LATENT_MODELS, "net": NET_PRESETS, "prediction": PREDICTIONS,
                    "schedule": tuple(SCHEDULES), "likelihood": LIKELIHOODS, "spectrum_norm": SPECTRUM_NORMS}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:

@@ -37,7 +37,7 @@ from matgen.runs.kinds.diffusion import DiffusionModel
 from matgen.runs.normalisation import to_network
 from matgen.runs.tensors import load_weights
 
-INNER = "diffusion"  # the denoising kind a new latent run trains on its latents
+INNER = "diffusion"  # the default denoising kind of a latent run (TrainConfig.latent_model)
 ENCODE_BATCH = 256  # signals per encoder call when encoding a whole dataset part
 
 
@@ -107,7 +107,7 @@ class LatentModel(ModelKind):
         data.shape = tuple(ae.data.shape)  # spectra: padded as the autoencoder's were
         net = AutoencoderModel(ae.model).net.config
         latent_shape = net.latent_shape(data.shape)
-        inner = model_class(INNER)
+        inner = model_class(options.latent_model)
         multiple = inner.size_multiple(options.net, net_options)
         if any(s % multiple for s in latent_shape[1:]):
             raise MatgenError(f"the autoencoder's latents are {'x'.join(map(str, latent_shape[1:]))}, not multiples of "
@@ -118,7 +118,7 @@ class LatentModel(ModelKind):
         record = {"run": str(path.resolve()), "weights_sha256": file_sha256(RunFiles(path).weights),
                   "config": ae.model.to_dict(), "downsampling": net.downsampling}
         return replace(inner_config, kind=cls.kind, options={
-            "inner": INNER, "inner_options": inner_config.options, "autoencoder": record,
+            "inner": inner.kind, "inner_options": inner_config.options, "autoencoder": record,
             "latent_shape": list(latent_shape), "scale_factor": None, "training_latents": "posterior mean"})
 
     @classmethod
