@@ -73,6 +73,24 @@ def test_method_physics_augments_each_training_split(files, tmp_path):
     assert (out / "overlays-physics.png").exists()
 
 
+def test_several_predictors_share_the_splits_and_the_summary_says_which_the_augmentation_helps(files, tmp_path):
+    out = tmp_path / "eval"
+    result = invoke("evaluate", files["real"], "--method", "physics", "-o", out, "--group", "sample", "--seeds", 2,
+                    "--model", "knn,linear", "--epochs", 3)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    knn, linear = metrics["by_predictor"]["knn"], metrics["by_predictor"]["linear"]
+    assert metrics["downstream"] == knn and knn["splits"] == linear["splits"]  # the same splits for both
+    assert knn["synthetic_rows"] == linear["synthetic_rows"]  # the same synthetic rows: augmented once per seed
+    line = metrics["verdict"][0]
+    assert line.startswith("physics: ") and "knn (" in line and "linear (" in line and line in result.output
+    gains = {name: next(r["gain_mean"] for r in d["summary"] if r["arm"] == "real+physics")
+             for name, d in metrics["by_predictor"].items()}
+    for name, gain in gains.items():  # each predictor is said to be helped exactly when its mean gain is positive
+        assert (f"{name} (" in line.split("does not help")[0]) == (gain > 0), (line, gains)
+    assert (out / "scores.png").exists() and (out / "scores-linear.png").exists()
+
+
 def test_the_command_is_one_call_into_the_library(files, tmp_path, monkeypatch):
     import matgen.evaluate
     from matgen.evaluate.report import EvaluationReport
@@ -81,7 +99,7 @@ def test_the_command_is_one_call_into_the_library(files, tmp_path, monkeypatch):
 
     def fake(real, synthetic, augmenters, label, group, seeds, test_fraction, model, run_downstream, progress, simulator):
         seen.update(real=len(real), synthetic=len(synthetic), augmenters=list(augmenters), label=label, group=group,
-                    seeds=seeds, test_fraction=test_fraction, model=model.model, epochs=model.epochs)
+                    seeds=seeds, test_fraction=test_fraction, model=[m.model for m in model], epochs=model[0].epochs)
         return EvaluationReport(len(real), len(synthetic), label, group)
 
     monkeypatch.setattr(matgen.evaluate, "evaluate", fake)
@@ -89,7 +107,7 @@ def test_the_command_is_one_call_into_the_library(files, tmp_path, monkeypatch):
                     "--seeds", 3, "--test-fraction", 0.25, "--model", "linear", "--epochs", 7)
     assert result.exit_code == 0, result.output
     assert seen == {"real": 30, "synthetic": 30, "augmenters": [], "label": "mineral", "group": "sample",
-                    "seeds": [0, 1, 2], "test_fraction": 0.25, "model": "linear", "epochs": 7}
+                    "seeds": [0, 1, 2], "test_fraction": 0.25, "model": ["linear"], "epochs": 7}
 
 
 def test_bad_input_is_one_line_and_exit_2(files, tmp_path):

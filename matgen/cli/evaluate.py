@@ -70,8 +70,11 @@ def evaluate(
     seeds: Annotated[int, typer.Option(help="Repeats: one split, augmentation and model initialisation each "
                                        "(seeds 0..N-1).")] = 5,
     test_fraction: Annotated[float, typer.Option(help="Fraction of the real rows (whole groups) held out for testing.")] = 0.3,
-    model: Annotated[str, typer.Option(help="Downstream predictor: cnn (small convolutional net), linear, or knn "
-                                       "(cosine nearest neighbour, no training).")] = "cnn",
+    model: Annotated[Optional[List[str]], typer.Option(
+        help="Downstream predictor: cnn (small convolutional net), linear (softmax / least squares), or knn (cosine "
+        "nearest neighbour, no training); repeat or comma-separate to compare several on the same splits and "
+        "synthetic rows (the summary then says which predictors the augmentation helps). Default: cnn.",
+        show_default=False)] = None,
     epochs: Annotated[int, typer.Option(help="Training passes of the cnn / linear predictor (fixed, same for every "
                                         "arm).")] = 40,
     factor: Annotated[float, typer.Option(help="--method: synthetic rows per real training row.")] = 1.0,
@@ -106,7 +109,8 @@ def evaluate(
     import torch
 
     torch.set_num_threads(threads)
-    config = PredictorConfig(model=model, epochs=epochs).check()
+    names = [m.strip() for item in (model or ["cnn"]) for m in item.split(",") if m.strip()]
+    config = [PredictorConfig(model=name, epochs=epochs).check() for name in names]
     real, given = split_synthetic(read(data))
     if synthetic is not None:
         if len(given):
@@ -145,8 +149,9 @@ def _pictures(result, real, given, label: str | None, output: Path) -> list[Path
             paths.append(plot.plot_overlays(a, b, per_class, path, f"real (grey) vs {name} (orange)"))
         else:
             paths.append(plot.plot_micrograph_overlays(a, b, path, f"real vs {name}"))
+    for k, (name, d) in enumerate(result.by_predictor.items()):
+        paths.append(plot.plot_scores(d, output / ("scores.png" if k == 0 else f"scores-{name}.png")))
     if result.downstream is not None:
-        paths.append(plot.plot_scores(result.downstream, output / "scores.png"))
         if any(result.downstream.quality.values()):
             paths.append(plot.plot_quality(result.downstream, output / "quality.png"))
     return paths
@@ -177,8 +182,7 @@ def _print(result, output: Path, pictures: list[Path]) -> None:
         if result.adherence is not None:
             table.add_row(f"adherence ({result.label})", _fmt(result.adherence, 4))
         console.print(table)
-    d = result.downstream
-    if d is not None:
+    for d in result.by_predictor.values():
         metric = "accuracy" if d.task.kind == "classification" else f"MAE ({d.task.unit or 'label units'})"
         table = Table(title=f"downstream: {d.task.label}, {metric}, {len(d.seeds)} seed(s), split by "
                       f"{d.group or 'row'}, {d.model.model} ({d.seconds:.0f} s)", title_justify="left")
@@ -193,7 +197,10 @@ def _print(result, output: Path, pictures: list[Path]) -> None:
             table.add_row(row["arm"], f"{row['mean']:.3f} ± {row['std']:.3f}", gain,
                           f"{a['mean']:.3f} ± {a['std']:.3f}" if a and a["mean"] == a["mean"] else "", rows)
         console.print(table)
-        _print_quality(console, d)
+    if result.downstream is not None:
+        _print_quality(console, result.downstream)
+    for line in result.verdict:
+        console.print(line, highlight=False)
     print_warnings(result.warnings)
     console.print(f"[green]metrics[/green] → {output / 'metrics.json'}", highlight=False)
     for path in pictures:

@@ -14,7 +14,9 @@ Files: :mod:`~matgen.evaluate.spectra` (peaks, peak errors, spectral angle), :mo
 (:func:`evaluate`, metrics.json), :mod:`~matgen.evaluate.plot` (PNGs). See docs/evaluate.md.
 """
 
-from matgen.evaluate.downstream import AugmentFn, DownstreamResult, Task, downstream, fixed_synthetic, split_by_group
+from matgen.evaluate.downstream import (
+    AugmentFn, DownstreamResult, Task, downstream, downstream_by_predictor, fixed_synthetic, split_by_group, verdict,
+)
 from matgen.evaluate.memorisation import Memorisation, memorisation, nearest_distances
 from matgen.evaluate.micrographs import micrograph_quality, s2_distance, s2_maps
 from matgen.evaluate.mmd import median_bandwidth, mmd2_unbiased
@@ -25,8 +27,8 @@ from matgen.evaluate.spectra import PeakErrors, Peaks, find_peaks, peak_errors, 
 
 __all__ = [
     "AugmentFn", "DownstreamResult", "EvaluationReport", "MODELS", "Memorisation", "PredictorConfig", "PeakErrors", "Peaks",
-    "Predictor", "Task", "downstream", "evaluate", "features", "find_peaks", "fit", "fixed_synthetic",
+    "Predictor", "Task", "downstream", "downstream_by_predictor", "evaluate", "features", "find_peaks", "fit", "fixed_synthetic",
     "median_bandwidth", "memorisation", "micrograph_quality", "mmd2_unbiased", "nearest_distances", "peak_errors",
     "s2_distance", "sample_quality", "score", "spectra_quality", "spectral_angle_deg", "split_by_group",
-    "split_synthetic", "s2_maps", "unit_range", "write_report",
+    "split_synthetic", "s2_maps", "unit_range", "verdict", "write_report",
 ]

@@ -264,6 +264,57 @@ def downstream(real: Dataset, augmenters: Mapping[str, AugmentFn], label: str, g
     return result
 
 
+def downstream_by_predictor(real: Dataset, augmenters: Mapping[str, AugmentFn], label: str, group: str | None = None,
+                            seeds: Sequence[int] = (0, 1, 2, 3, 4), test_fraction: float = 0.3,
+                            models: Sequence[PredictorConfig] = (PredictorConfig(),), synthetic_only: bool = True,
+                            progress: Progress = no_progress) -> dict[str, DownstreamResult]:
+    """:func:`downstream` for each predictor in ``models`` (name -> result), on the same splits and the same synthetic
+    rows: each augmenter runs once per seed (its output is reused by every predictor), and the sample quality,
+    which does not depend on the predictor, is measured with the first."""
+    if not models:
+        raise MatgenError("give at least one downstream predictor")
+    names = [m.model for m in models]
+    if len(set(names)) != len(names):
+        raise MatgenError(f"a downstream predictor is named twice in {', '.join(names)}")
+    cached = {name: _memoised(fn) for name, fn in augmenters.items()}
+    results = {}
+    for k, model in enumerate(models):
+        def inner(done: int, total: int, message: str, k=k) -> None:
+            progress(k * total + done, len(models) * total, f"{model.model}: {message}")
+
+        results[model.model] = downstream(real, cached, label, group, seeds, test_fraction, model, synthetic_only,
+                                          quality=k == 0, progress=inner)
+    return results
+
+
+def _memoised(augment_fn: AugmentFn) -> AugmentFn:
+    """The augmenter, run once per seed (the split of a seed is the same for every predictor)."""
+    outputs: dict[int, Dataset] = {}
+
+    def cached(train: Dataset, seed: int) -> Dataset:
+        if seed not in outputs:
+            outputs[seed] = augment_fn(train, seed)
+        return outputs[seed]
+
+    return cached
+
+
+def verdict(results: Mapping[str, DownstreamResult]) -> list[str]:
+    """One line per augmenter: for which predictors adding its rows raised the mean score over seeds and for which it
+    did not, with the paired gain (mean ± std over seeds; gain > 0 is better for accuracy and MAE alike)."""
+    lines = []
+    first = next(iter(results.values()))
+    for name in first.synthetic_rows:
+        helps, hurts = [], []
+        for predictor, result in results.items():
+            row = next(r for r in result.summary() if r["arm"] == f"real+{name}")
+            text = f"{predictor} ({row['gain_mean']:+.3f} ± {row['gain_std']:.3f})"
+            (helps if row["gain_mean"] > 0 else hurts).append(text)
+        parts = ([f"helps {', '.join(helps)}"] if helps else []) + ([f"does not help {', '.join(hurts)}"] if hurts else [])
+        lines.append(f"{name}: {'; '.join(parts)}")
+    return lines
+
+
 def fixed_synthetic(synthetic: Dataset, group: str | None = None) -> AugmentFn:
     """An augmenter that adds the rows of a synthetic set made beforehand to every training split.
 

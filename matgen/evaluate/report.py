@@ -19,7 +19,8 @@ from matgen.common.files import write_json
 from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Dataset
 from matgen.errors import MatgenError
-from matgen.evaluate.downstream import AugmentFn, DownstreamResult, downstream, fixed_synthetic, task_of
+from matgen.evaluate.downstream import AugmentFn, DownstreamResult, downstream_by_predictor, fixed_synthetic, task_of
+from matgen.evaluate.downstream import verdict as gain_verdict
 from matgen.evaluate.models import PredictorConfig
 from matgen.evaluate.quality import check_comparable, sample_quality
 
@@ -37,7 +38,9 @@ class EvaluationReport:
         label, group: the predicted condition and the grouping of the split.
         quality: sample quality of the given synthetic set against all real rows (None without one).
         adherence: the given synthetic rows scored by a predictor trained on all real rows.
-        downstream: the downstream protocol (None when it was not run).
+        downstream: the downstream protocol of the first predictor (None when it was not run).
+        by_predictor: predictor name -> its downstream protocol (the same splits and synthetic rows).
+        verdict: per augmenter, the predictors its rows helped and those they did not.
         warnings: things the user should know when reading the numbers.
     """
 
@@ -48,12 +51,16 @@ class EvaluationReport:
     quality: dict | None = None
     adherence: float | None = None
     downstream: DownstreamResult | None = None
+    by_predictor: dict[str, DownstreamResult] = field(default_factory=dict)
+    verdict: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"real_rows": self.real_rows, "synthetic_rows": self.synthetic_rows, "label": self.label,
                 "group": self.group, "quality": self.quality, "adherence": self.adherence,
-                "downstream": self.downstream.to_dict() if self.downstream else None, "warnings": self.warnings}
+                "downstream": self.downstream.to_dict() if self.downstream else None,
+                "by_predictor": {name: d.to_dict() for name, d in self.by_predictor.items()}, "verdict": self.verdict,
+                "warnings": self.warnings}
 
 
 def split_synthetic(ds: Dataset) -> tuple[Dataset, Dataset]:
@@ -73,8 +80,9 @@ def _leak_warning(synthetic: Dataset, group: str | None) -> str | None:
 
 def evaluate(real: Dataset, synthetic: Dataset | None = None, augmenters: Mapping[str, AugmentFn] | None = None,
              label: str | None = None, group: str | None = None, seeds: Sequence[int] = (0, 1, 2, 3, 4),
-             test_fraction: float = 0.3, model: PredictorConfig = PredictorConfig(), run_downstream: bool = True,
-             progress: Progress = no_progress, simulator: str | None = None) -> EvaluationReport:
+             test_fraction: float = 0.3, model: PredictorConfig | Sequence[PredictorConfig] = PredictorConfig(),
+             run_downstream: bool = True, progress: Progress = no_progress,
+             simulator: str | None = None) -> EvaluationReport:
     """Sample quality, adherence and the downstream protocol of synthetic data against real data.
 
     Args:
@@ -83,7 +91,9 @@ def evaluate(real: Dataset, synthetic: Dataset | None = None, augmenters: Mappin
         augmenters: name -> ``augment_fn(train, seed)`` run inside the protocol on each training split.
         label: the condition to predict; needed for adherence and the downstream test.
         group: the condition that keeps a sample's rows on one side of each split (e.g. rruff_id).
-        seeds, test_fraction, model: of :func:`matgen.evaluate.downstream.downstream`.
+        seeds, test_fraction: of :func:`matgen.evaluate.downstream.downstream`.
+        model: the predictor, or several (the downstream protocol runs for each on the same splits and synthetic
+            rows, and ``verdict`` says which predictors each augmenter helped); adherence uses the first.
         run_downstream: False skips the downstream protocol (quality and adherence only).
         progress: ``progress(done, total, message)``.
         simulator: micrographs: a :mod:`matgen.simulators` name whose properties of both sets are compared.
@@ -93,6 +103,10 @@ def evaluate(real: Dataset, synthetic: Dataset | None = None, augmenters: Mappin
             label or group, too few groups for a split.
     """
     augmenters = dict(augmenters or {})
+    models = [model] if isinstance(model, PredictorConfig) else list(model)
+    if not models:
+        raise MatgenError("give at least one downstream predictor")
+    model = models[0]
     if synthetic is not None and len(synthetic) == 0:
         raise MatgenError("the synthetic data has no rows (no row is flagged synthetic); augment it first with "
                           "`matgen augment`, or pass --synthetic SYN.h5")
@@ -121,7 +135,10 @@ def evaluate(real: Dataset, synthetic: Dataset | None = None, augmenters: Mappin
             result.warnings.append(warning)
         augmenters = {GIVEN: fixed_synthetic(synthetic, group), **augmenters}
     if run_downstream and label is not None:
-        result.downstream = downstream(real, augmenters, label, group, seeds, test_fraction, model, progress=progress)
+        result.by_predictor = downstream_by_predictor(real, augmenters, label, group, seeds, test_fraction, models,
+                                                      progress)
+        result.downstream = result.by_predictor[model.model]
+        result.verdict = gain_verdict(result.by_predictor) if len(models) > 1 else []
     return result
 
 
