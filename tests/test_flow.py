@@ -260,6 +260,12 @@ def test_a_campaign_trains_samples_and_finetunes_a_flow_model(tmp_path):
     assert report.status == "done" and len(report.rounds) == 2
     assert load_run(tmp_path / "c" / "rounds" / "02" / "run").kind == "flow"
     assert read(tmp_path / "c" / "rounds" / "01" / "candidates.h5").attrs["sampler"] == "heun"
+    card = (tmp_path / "c" / "runs" / "initial" / "MODEL_CARD.md").read_text()  # round 1 sampled the first model
+    first = report.rounds[0]
+    assert f"round 1: {first.hits} hits in {first.candidates} candidates" in card
+    assert "round 2" in (tmp_path / "c" / "rounds" / "02" / "run" / "MODEL_CARD.md").read_text()
+    Campaign.resume(tmp_path / "c")  # nothing more to do: the card's measurements are not repeated
+    assert card.count("round 1:") == (tmp_path / "c" / "runs" / "initial" / "MODEL_CARD.md").read_text().count("round 1:")
 
 
 def test_a_flow_run_distils_into_a_consistency_student(flow_dir, tmp_path):

@@ -171,6 +171,7 @@ class Campaign:
             model = steps.model_for_round(r, model, data)
             summary, data = steps.round(r, n, model, data, x_train)
             summaries.append(summary)
+            record_round(model, self.layout.root, summary)
             on_summary(summary)
             outcome = decide(self.config, summaries, r, len(sizes))
             if outcome[1]:
@@ -200,6 +201,16 @@ class Campaign:
             return
         self.layout.root.mkdir(parents=True, exist_ok=True)
         write_json(self.layout.config, doc)
+
+
+def record_round(run_dir, campaign_dir, summary: Summary) -> None:
+    """The round's hits in the model card of the run that sampled it."""
+    from matgen.runs.card import add_measurement
+
+    errors = ", ".join(f"{k} {v:.3g}" for k, v in summary.median_error.items())
+    add_measurement(run_dir, f"campaign {Path(campaign_dir).resolve()} {summary.name}",
+                    f"{summary.hits} hits in {summary.candidates} candidates (median relative error: {errors})",
+                    {"hit_rate": round(summary.hit_rate, 4), "new_hits": summary.new_hits})
 
 
 def decide(config: CampaignConfig, summaries: list[Summary], r: int, planned: int) -> tuple[str, str]:

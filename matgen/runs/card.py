@@ -135,10 +135,13 @@ def read_measurements(run_dir: str | os.PathLike) -> list[dict]:
 
 
 def add_measurement(run_dir: str | os.PathLike, source: str, summary: str, figures: dict | None = None) -> Path:
-    """Record what ``source`` (a benchmark, a campaign) measured of the run, and re-render its card."""
+    """Record what ``source`` (a benchmark, a campaign round) measured of the run, and re-render its card.
+
+    A new measurement from the same ``source`` replaces the earlier one (a resumed campaign does not repeat itself)."""
     entry = {"date": datetime.date.today().isoformat(), "source": source, "summary": summary,
              "figures": dict(figures or {})}
-    write_json(RunFiles(run_dir).measurements, read_measurements(run_dir) + [entry])
+    kept = [m for m in read_measurements(run_dir) if m.get("source") != source]
+    write_json(RunFiles(run_dir).measurements, kept + [entry])
     return write_model_card(run_dir)
 
 
