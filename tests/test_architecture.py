@@ -29,7 +29,7 @@ ALLOWED = {
     "train": {"common", "data", "errors", "generative", "nets", "runs"},
     "sample": {"common", "data", "errors", "evaluate", "generative", "nets", "runs", "simulators", "version"},
     "evaluate": {"common", "data", "errors", "physics", "simulators"},
-    "augment": {"common", "data", "errors", "physics", "runs", "sample", "train"},
+    "augment": {"common", "data", "errors", "evaluate", "physics", "runs", "sample", "train"},
     "campaign": {"builders", "common", "data", "errors", "evaluate", "generative", "runs", "sample", "simulators",
                  "train", "version"},
     "demo": {"campaign", "common", "data", "physics"},

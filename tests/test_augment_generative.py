@@ -180,3 +180,32 @@ def test_generated_spectra_keep_their_labels_for_a_real_only_classifier(tmp_path
     requested = out.conditions["mineral"].labels()[syn]
     assert np.sum(requested == "quartz") >= 5 and (predicted[requested == "quartz"] == "quartz").all()
     assert np.mean(predicted == requested) >= 0.95
+
+
+def test_label_true_rows_are_those_a_classifier_of_the_real_rows_assigns_to_their_label(raman_small, tiny_run,
+                                                                                        tmp_path):
+    import json
+
+    from matgen.augment.label_true import label_classifier, label_true_augment
+    from matgen.evaluate import PredictorConfig
+
+    ds, knn = raman_small, PredictorConfig(model="knn")
+    assert (label_classifier(ds, "mineral", knn)(ds) == ds.conditions["mineral"].labels()).all()  # 1-NN: itself
+    rows = np.arange(len(ds))
+    out = label_true_augment(ds, tiny_run, rows, "mineral", seed=50, tries=3, predictor=knn, steps=3, device="cpu")
+    stats = json.loads(out.attrs["augment_label_true"])
+    assert stats["requested"] == 20 and stats["kept"] == len(out) and stats["kept"] <= 20
+    assert 20 <= stats["drawn"] <= 60 and (stats["drawn"] == 20) == (stats["kept"] == 20)
+    if len(out):
+        assert (label_classifier(ds, "mineral", knn)(out) == out.conditions["mineral"].labels()).all()
+        assert len(set(out.ids)) == len(out) and all(50 <= int(i[4:]) < 50 + 3 * 20 for i in out.ids)
+    # every kept row is a draw of generative_augment for a real row with its label (try 0: seeds 50 + j)
+    first = generative_augment(ds, tiny_run, rows, seed=50, steps=3, device="cpu")
+    for i, signal in zip(out.ids, out.signals):
+        if i in set(first.ids):
+            assert np.array_equal(signal, first.signals[list(first.ids).index(i)])
+    with pytest.raises(MatgenError, match="needs a categorical label; 'temperature' is continuous"):
+        label_true_augment(ds, tiny_run, rows, "temperature", steps=2, device="cpu")
+    data = write(tmp_path / "raman.h5", ds)
+    assert_one_line_error(invoke("augment", data, "-o", tmp_path / "y.h5", "--label-true", "mineral"),
+                          "--label-true filters generative rows; use --method generative or both")

@@ -96,6 +96,14 @@ def row_targets(ds: Dataset, specs: Sequence, rows: np.ndarray) -> list[tuple]:
     return list(zip(*columns)) if columns else [()] * len(rows)
 
 
+def grouped(targets: Sequence[tuple]) -> dict[tuple, list[int]]:
+    """target values -> the positions asking for them, in first-seen order (the order of the rows sampled)."""
+    groups: dict[tuple, list[int]] = {}
+    for position, key in enumerate(targets):
+        groups.setdefault(key, []).append(position)
+    return groups
+
+
 def generative_augment(ds: Dataset, run, conditions_rows: np.ndarray, seed: int = 0, sampler: str = "auto",
                        steps: int = 30, guidance: float = 1.0, batch_size: int = 64, device: str | None = None,
                        progress: Progress = no_progress) -> Dataset:
@@ -123,10 +131,7 @@ def generative_augment(ds: Dataset, run, conditions_rows: np.ndarray, seed: int 
     run = as_run(run, device)
     check_run_fits(ds, run)
     rows = np.asarray(conditions_rows, dtype=np.int64).reshape(-1)
-    targets = row_targets(ds, run.conditions, rows)
-    groups: dict[tuple, list[int]] = {}
-    for position, key in enumerate(targets):
-        groups.setdefault(key, []).append(position)
+    groups = grouped(row_targets(ds, run.conditions, rows))
     order = np.asarray([p for members in groups.values() for p in members], dtype=np.int64)
     rows = rows[order]
     parts, done = [], 0

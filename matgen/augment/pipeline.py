@@ -50,7 +50,8 @@ def augment(ds: Dataset, method: str = "physics", factor: float | None = None, b
             run=None, train_steps: int | None = None, seed: int = 0,
             bounds: PhysicsBounds | Mapping[str, float | str] | None = None, device: str | None = None,
             progress: Progress = no_progress, run_dir: str | os.PathLike | None = None,
-            train_options: Mapping | None = None, force: bool = False, **sample_options) -> Dataset:
+            train_options: Mapping | None = None, force: bool = False, label_true: str | None = None,
+            **sample_options) -> Dataset:
     """Return ``ds`` with synthetic rows appended: originals first and unchanged, then physics, then generative rows.
 
     Args:
@@ -68,6 +69,9 @@ def augment(ds: Dataset, method: str = "physics", factor: float | None = None, b
         bounds: physics bounds of the kind (or a mapping of overrides); default :func:`physics_bounds`.
         device: where to train and sample (auto, cpu, cuda).
         progress: ``progress(done, total, message)`` callback.
+        label_true: a categorical label (e.g. ``mineral``): keep only the generative rows that a classifier of the
+            real rows assigns to the label they were drawn for, drawing again for the others
+            (:mod:`matgen.augment.label_true`; the result may hold fewer generative rows than asked for).
         sample_options: sampler, steps, guidance, batch_size of :func:`generative_augment`.
 
     Returns:
@@ -106,7 +110,14 @@ def augment(ds: Dataset, method: str = "physics", factor: float | None = None, b
         attrs["augment_bounds"] = phys.attrs.pop("augment_bounds")
         parts.append(phys)
     if len(generative_parents):
-        gen = generative_augment(ds, run, generative_parents, seed, device=device, progress=progress, **sample_options)
+        if label_true is not None:
+            from matgen.augment.label_true import label_true_augment
+
+            gen = label_true_augment(ds, run, generative_parents, label_true, seed, device=device, progress=progress,
+                                     **sample_options)
+        else:
+            gen = generative_augment(ds, run, generative_parents, seed, device=device, progress=progress,
+                                     **sample_options)
         attrs.update({k: v for k, v in gen.attrs.items() if k.startswith("augment_")})
         parts.append(gen)
     originals = _with_origin(ds)

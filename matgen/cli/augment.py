@@ -62,6 +62,10 @@ def augment(
     steps: Annotated[int, typer.Option(help="Generative rows: sampler steps.")] = 30,
     guidance: Annotated[float, typer.Option(help="Generative rows: classifier-free guidance weight w (0 = the "
                                             "conditional model alone).")] = 1.0,
+    label_true: Annotated[Optional[str], typer.Option(
+        help="Generative rows: a categorical label (e.g. mineral); keep only the samples that a classifier of the "
+        "real rows assigns to the label they were drawn for, drawing again for the others (up to 4 tries; the "
+        "output may hold fewer generative rows).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Random seed: physics row i uses SEED + i, generative row j SEED + j.")] = 0,
     device: Device = "auto",
     png: Annotated[bool, typer.Option("--png/--no-png", help="Also draw OUTPUT.png: real vs synthetic spectra "
@@ -89,6 +93,8 @@ def augment(
         raise MatgenError("give --model RUN_DIR (a trained run) or --train-steps N (train one now), not both")
     if method == "physics" and (model is not None or train_steps is not None):
         raise MatgenError("--model and --train-steps are for --method generative or both; physics needs no model")
+    if label_true is not None and method == "physics":
+        raise MatgenError("--label-true filters generative rows; use --method generative or both")
     if bounds and method == "generative":
         raise MatgenError("--bound sets physics bounds; use --method physics or both")
     from matgen.augment import augment as augment_data
@@ -98,7 +104,8 @@ def augment(
     with progress_bar("augmenting") as progress:
         out = augment_data(ds, method=method, factor=factor, balance=balance, run=model, train_steps=train_steps,
                            seed=seed, bounds=bounds or None, device=device, progress=progress, run_dir=run_dir,
-                           train_options={"net": net}, force=force, sampler=sampler, steps=steps, guidance=guidance)
+                           train_options={"net": net}, force=force, sampler=sampler, steps=steps, guidance=guidance,
+                           label_true=label_true)
     if train_steps is not None:
         console.print(f"[green]trained[/green] {train_steps} steps → {run_dir} (reuse it with --model {run_dir})",
                       highlight=False)

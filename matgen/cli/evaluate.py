@@ -41,14 +41,16 @@ def _default_label(ds) -> str | None:
     return None
 
 
-def _augmenter(method: str, factor: float, train_steps: int, net: str, device: str, work: Path):
+def _augmenter(method: str, factor: float, train_steps: int, net: str, device: str, work: Path,
+               generator: str = "diffusion", guidance: float = 1.0, label_true: str | None = None):
     def augment_fn(train, seed: int):
         from matgen.augment import augment
 
         if method == "physics":
             return augment(train, "physics", factor=factor, seed=seed)
         return augment(train, method, factor=factor, seed=seed, train_steps=train_steps, device=device,
-                       run_dir=work / f"{method}-seed{seed}", train_options={"net": net}, force=True)
+                       run_dir=work / f"{method}-seed{seed}", train_options={"net": net, "model": generator},
+                       force=True, guidance=guidance, label_true=label_true)
 
     return augment_fn
 
@@ -80,6 +82,13 @@ def evaluate(
     factor: Annotated[float, typer.Option(help="--method: synthetic rows per real training row.")] = 1.0,
     train_steps: Annotated[int, typer.Option(help="--method generative/both: diffusion training steps per split.")] = 2000,
     net: Annotated[str, typer.Option(help="--method generative/both: network size, tiny, small or base.")] = "tiny",
+    generator: Annotated[str, typer.Option(help="--method generative/both: the model trained per split, diffusion or "
+                                           "flow.")] = "diffusion",
+    guidance: Annotated[float, typer.Option(help="--method generative/both: classifier-free guidance weight of the "
+                                            "samples.")] = 1.0,
+    label_true: Annotated[bool, typer.Option("--label-true/--all-samples", help="--method generative/both: keep only "
+                                             "the samples a classifier of the split's real rows assigns to their "
+                                             "label (matgen augment --label-true).")] = False,
     downstream: Annotated[bool, typer.Option("--downstream/--no-downstream", help="Run the downstream protocol "
                                              "(--no-downstream: sample quality and adherence only).")] = True,
     simulator: Annotated[Optional[str], typer.Option(help="Micrographs: also compare the mean properties of both sets "
@@ -123,7 +132,8 @@ def evaluate(
                           "(`matgen augment`), or --method physics|generative to augment each split")
     label = label or _default_label(real)
     with tempfile.TemporaryDirectory(prefix="matgen-evaluate-") as work, progress_bar("evaluating") as progress:
-        augmenters = {m: _augmenter(m, factor, train_steps, net, device, Path(work)) for m in methods}
+        augmenters = {m: _augmenter(m, factor, train_steps, net, device, Path(work), generator, guidance,
+                                    label if label_true else None) for m in methods}
         result = run_evaluation(real, given if len(given) else None, augmenters, label, group, list(range(seeds)),
                                 test_fraction, config, downstream, progress, simulator)
         output.mkdir(parents=True, exist_ok=True)
