@@ -27,7 +27,7 @@ import torch
 
 from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
-from matgen.data.dataset import Condition, Dataset, validate
+from matgen.data.dataset import Axis, Condition, Dataset, validate
 from matgen.errors import MatgenError
 from matgen.generative import per_sample_noise
 from matgen.generative.inpaint import repaint
@@ -72,6 +72,11 @@ def check_inpaintable(run: Run, data: Dataset, unknown: np.ndarray, where: str =
     problems = [p for p in validate(data) if "NaN or inf" not in p]  # NaN marks points to fill
     if problems:
         raise MatgenError(f"{where}: {problems[0]}")
+    axis = run.data.axis
+    run_axis = Axis(axis["name"], axis["unit"], np.asarray(axis["values"]), axis.get("wavelength_angstrom"))
+    if not data.axis.matches(run_axis):
+        raise MatgenError(f"{where}: the spectral axis ({data.axis.describe()}) differs from the run's "
+                          f"({run_axis.describe()}); {run_axis.reimport_hint()}")
     check_fits(replace(data, signals=np.nan_to_num(data.signals)), run.data, where)
     if not unknown.any():
         raise MatgenError("no point is masked; give --mask LOW..HIGH in the axis unit or NaN values in the signals")
