@@ -191,14 +191,14 @@ def _validate(console, simulator, samples, output: Path, targets: dict) -> None:
     checks = compare_targets(samples, simulator, evaluation)
     table = Table(title=f"requested vs achieved ({simulator.name}, {len(samples) - int(evaluation.failed.sum())} of "
                   f"{len(samples)} evaluated)", title_justify="left")
-    for column in ("target", "unit", "requested", "median achieved", "median |error|", "mean |error|",
-                   "relative error", "tolerance", "within"):
+    for column in ("target", "unit", "requested", "median achieved", "median (mean) |error|", "relative error",
+                   "within tolerance"):
         table.add_column(column, justify="left" if column in ("target", "unit") else "right")
     for c in checks:
         name = c.name if c.output == c.name else f"{c.name} ({c.output})"
-        table.add_row(name, c.unit or "–", c.requested, f"{c.achieved_median:.4g}", f"{c.abs_error_median:.3g}",
-                      f"{c.abs_error_mean:.3g}", f"{100 * c.relative_error_median:.1f}%", c.tolerance_text,
-                      f"{100 * c.within:.0f}%")
+        table.add_row(name, c.unit or "–", c.requested, f"{c.achieved_median:.4g}",
+                      f"{c.abs_error_median:.3g} ({c.abs_error_mean:.3g})", f"{100 * c.relative_error_median:.1f}%",
+                      f"{100 * c.within:.0f}% of {c.tolerance_text}")
     if checks:
         console.print(table)
     unchecked = sorted({t.replace("-", "_") for t in targets} - {c.name for c in checks})
