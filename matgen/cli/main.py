@@ -13,6 +13,7 @@ from matgen.cli.demo import demo
 from matgen.cli.distill import distill
 from matgen.cli.errors import MatgenGroup
 from matgen.cli.evaluate import evaluate
+from matgen.cli.inpaint import inpaint
 from matgen.cli.sample import TARGET_OPTIONS, interpolate, sample
 from matgen.cli.simulate import simulate
 from matgen.cli.sweep import sweep
@@ -36,6 +37,7 @@ app.command()(reflow)
 app.command()(distill)
 app.command(context_settings=TARGET_OPTIONS)(sample)
 app.command()(interpolate)
+app.command(context_settings=TARGET_OPTIONS)(inpaint)
 app.command(context_settings=TARGET_OPTIONS)(sweep)
 app.command()(simulate)
 app.command()(augment)

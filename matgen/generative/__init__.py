@@ -17,6 +17,7 @@ The code is ours rather than diffusers' schedulers: a sampler here is one pure f
 paper's update, with no state kept between calls (see samplers.py for the full rationale).
 """
 
+from matgen.generative.inpaint import repaint, repaint_schedule
 from matgen.generative.guidance import classifier_free_guidance, constraint_guidance, regressor_guidance
 from matgen.generative.objectives import (
     PREDICTIONS,
@@ -68,6 +69,8 @@ __all__ = [
     "prediction_target",
     "q_sample",
     "regressor_guidance",
+    "repaint",
+    "repaint_schedule",
     "sample_ddim",
     "sample_ddpm",
     "sample_dpmpp_2m",

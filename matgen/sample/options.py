@@ -23,3 +23,5 @@ class SampleOptions:
 
 
 DEFAULTS = SampleOptions()
+INPAINT_JUMP = 5  # RePaint jump length j: steps re-noised at each resampling point (matgen.generative.inpaint)
+INPAINT_RESAMPLE = 5  # RePaint resamplings r per jump point (1: plain replacement); network calls ≈ r × steps

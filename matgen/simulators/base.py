@@ -36,6 +36,10 @@ class Output:
         description: one line for tables and --help.
         low, high: the physically possible range (e.g. between the softest and the stiffest phase);
             a campaign refuses a target outside it before any work starts. None: unbounded.
+        tolerance: how close (absolute, in ``unit``) a sample must come to its target to count as
+            reaching it in requested-vs-achieved checks; None: within 5 % relative.
+        measures: the condition this output is compared with when it is not its own name (e.g.
+            ``band_temperature`` measures ``temperature``); '' : the condition called ``name``.
     """
 
     name: str
@@ -43,6 +47,13 @@ class Output:
     description: str = ""
     low: float | None = None
     high: float | None = None
+    tolerance: float | None = None
+    measures: str = ""
+
+    @property
+    def target(self) -> str:
+        """The condition name a request for this output is written under (``measures`` or ``name``)."""
+        return self.measures or self.name
 
     def condition(self, values, simulator: str = ""):
         """The (N,) values of this output as a continuous ``property`` condition with its unit and description."""
@@ -139,6 +150,14 @@ class Simulator:
         """Output name -> (N,) values as dataset conditions (continuous ``property``, with unit and description),
         in the order of :attr:`outputs`."""
         return {o.name: o.condition(values[o.name], self.name) for o in self.outputs}
+
+    def tolerances(self, samples) -> dict[str, np.ndarray]:
+        """Output name -> (N,) absolute tolerance (its unit) of requested-vs-achieved checks; absent: 5 % relative.
+
+        The default repeats each output's declared ``tolerance``; a simulator whose tolerance
+        depends on the sample (the Raman band of its mineral) overrides it.
+        """
+        return {o.name: np.full(len(samples), float(o.tolerance)) for o in self.outputs if o.tolerance is not None}
 
     def infeasible(self, targets: dict[str, float]) -> str | None:
         """Why these targets (output name -> value in its unit) cannot all be reached, or None.

@@ -13,11 +13,27 @@ Per spectrum (numpy, :mod:`matgen.physics.raman` analysis):
    the unsmoothed points above half height around the band. Where it cannot be fitted (fewer than
    3 points, a ≤ 0) the half-height crossings, linearly interpolated, give Γ.
 
+**State from the band shift** (when the samples carry a categorical ``mineral`` whose names are
+all phases of :mod:`matgen.physics.raman`, as the ``raman`` built-in dataset and samples of a
+run trained on it do): the band of the row's mineral nearest the reference band's expected
+position ω(T, P) (the table's coefficients; T and P the row's ``temperature`` and ``stress``,
+295 K and 0 GPa where not given) is located as above, and
+
+4. ``band_shift`` (cm-1) = ω_measured − ω₀ (its position at 295 K, 0 GPa);
+5. ``band_temperature`` (K) = T₀ + (ω_measured − ω₀ − dω/dP P) / dω/dT, at the row's stress, and
+   ``band_stress`` (GPa) = (ω_measured − ω₀ − dω/dT (T − T₀)) / dω/dP, at the row's temperature
+   (:func:`~matgen.physics.raman.temperature_from_band_k`). They are compared with the requested
+   ``temperature`` and ``stress``: a request counts as reached when the band lies within the
+   shift 30 K causes (``TOLERANCE_K``), i.e. |ΔT| ≤ 30 K, or |ΔP| ≤ 30 K |dω/dT| / |dω/dP|
+   (0.1–0.2 GPa for the table's phases). A row without a mineral takes the listed mineral whose
+   reference band lies nearest its strongest band.
+
 A spectrum without any band above the noise fails with that reason.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -53,7 +69,7 @@ def lorentzian_fwhm_cm1(x: np.ndarray, y: np.ndarray, position_cm1: float) -> fl
 
 
 class RamanBandsSimulator(Simulator):
-    """The strongest Raman band's position and FWHM (cm-1) and the number of bands.
+    """The strongest Raman band's position and FWHM (cm-1), the number of bands, and with a mineral the state.
 
     Args:
         min_height: bands counted in ``n_bands`` stand above this fraction of the tallest.
@@ -63,7 +79,7 @@ class RamanBandsSimulator(Simulator):
 
     name = "raman-bands"
     kinds = ("raman",)
-    description = "band analysis: strongest band position and FWHM (cm-1), number of bands"
+    description = "band analysis: strongest band position and FWHM (cm-1), number of bands; with a mineral: T, P"
 
     def __init__(self, min_height: float = 0.05, baseline_cm1: float = 300.0, batch_size: int = 32):
         if not 0 < float(min_height) < 1:
@@ -71,32 +87,87 @@ class RamanBandsSimulator(Simulator):
         if not float(baseline_cm1) > 0:
             raise MatgenError(f"baseline_cm1 must be positive (got {baseline_cm1})")
         self.min_height, self.baseline_cm1, self.batch_size = float(min_height), float(baseline_cm1), int(batch_size)
+        self.minerals: tuple[str, ...] = ()  # bound: the samples' mineral categories (module docstring, steps 4-5)
         self.outputs = (
             Output("band_position", "cm-1", "Raman shift of the strongest band", 0.0, None),
             Output("band_fwhm", "cm-1", "full width at half maximum of the strongest band (Lorentzian fit)", 0.0, None),
             Output("n_bands", "", f"bands taller than {self.min_height:g} × the strongest", 0.0, None),
         )
 
+    def bind(self, samples) -> "RamanBandsSimulator":
+        """This simulator with the state outputs when the samples name their minerals (module docstring)."""
+        from matgen.physics.raman import raman_phase
+
+        mineral = getattr(samples, "conditions", {}).get("mineral")
+        if self.minerals or mineral is None or not mineral.is_categorical:
+            return self
+        if not mineral.categories or not all(map(_known, mineral.categories)):
+            return self
+        bound = copy.copy(self)
+        bound.minerals = tuple(raman_phase(c).name for c in mineral.categories)
+        bound.outputs = self.outputs + STATE_OUTPUTS
+        return bound
+
     def check(self, samples) -> None:
         check_kind(self, samples)
+
+    def tolerances(self, samples) -> dict[str, np.ndarray]:
+        """``band_temperature``: 30 K; ``band_stress``: the stress that shifts the row's band as much as 30 K."""
+        from matgen.physics.raman import reference_band_coefficients
+
+        result = super().tolerances(samples)
+        if self.minerals:
+            codes = samples.conditions["mineral"].values
+            per_mineral = np.asarray([abs(c[1] / c[2]) * TOLERANCE_K
+                                      for c in map(reference_band_coefficients, self.minerals)])
+            result["band_stress"] = np.where(codes >= 0, per_mineral[np.clip(codes, 0, None)], np.median(per_mineral))
+        return result
 
     def __call__(self, samples) -> Evaluation:
         self.check(samples)
         x = samples.axis.values
         names = [o.name for o in self.outputs]
         result = Evaluation.all_failed(names, len(samples), "")
+        state = self.requested_state(samples) if self.minerals else None
         for k, row in enumerate(np.asarray(samples.signals, dtype=np.float64)):
             try:
                 values = self.analyse(x, row)
+                if state is not None:
+                    values += self.band_state(values[3], *(column[k] for column in state))
             except MatgenError as exc:
                 result.errors[k] = str(exc)
                 continue
-            for name, value in zip(names, values):
+            for name, value in zip(names, values[:3] + values[4:]):
                 result.properties[name][k] = value
         return result
 
-    def analyse(self, raman_shift_cm1: np.ndarray, spectrum: np.ndarray) -> tuple[float, float, float]:
-        """(band_position cm-1, band_fwhm cm-1, n_bands) of one spectrum; MatgenError when it has no band."""
+    def requested_state(self, samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: mineral code (-1 unknown), temperature K (295 where not given), stress GPa (0 where not given)."""
+        from matgen.physics.raman import REFERENCE_TEMPERATURE_K
+
+        n = len(samples)
+        t, p = samples.conditions.get("temperature"), samples.conditions.get("stress")
+        t = np.full(n, REFERENCE_TEMPERATURE_K) if t is None else np.where(t.missing, REFERENCE_TEMPERATURE_K, t.values)
+        p = np.zeros(n) if p is None else np.where(p.missing, 0.0, p.values)
+        return samples.conditions["mineral"].values, t, p
+
+    def band_state(self, positions: np.ndarray, code: int, temperature_k: float, stress_gpa: float) -> tuple:
+        """(band_shift cm-1, band_temperature K, band_stress GPa) from a spectrum's band positions (steps 4-5)."""
+        from matgen.physics import raman
+
+        if code < 0:  # no mineral given: the listed one whose reference band is nearest the bands found
+            code = int(np.argmin([np.min(np.abs(positions - raman.raman_phase(m).strongest.position_cm1))
+                                  for m in self.minerals]))
+        phase = self.minerals[code]
+        expected = raman.expected_band_cm1(phase, temperature_k, stress_gpa)
+        measured = float(positions[np.argmin(np.abs(positions - expected))])
+        omega0 = raman.reference_band_coefficients(phase)[0]
+        return (measured - omega0, float(raman.temperature_from_band_k(phase, measured, stress_gpa)),
+                float(raman.stress_from_band_gpa(phase, measured, temperature_k)))
+
+    def analyse(self, raman_shift_cm1: np.ndarray, spectrum: np.ndarray) -> tuple:
+        """(band_position cm-1, band_fwhm cm-1, n_bands, band positions (B,) cm-1) of one spectrum; MatgenError when
+        it has no band."""
         from matgen.physics import raman
 
         if not np.isfinite(spectrum).all():
@@ -111,4 +182,25 @@ class RamanBandsSimulator(Simulator):
         fwhm = lorentzian_fwhm_cm1(raman_shift_cm1, y, strongest)
         if not np.isfinite(fwhm):
             raise MatgenError(f"the band at {strongest:.1f} cm-1 has no measurable width (it runs off the axis)")
-        return strongest, fwhm, float(len(positions))
+        return strongest, fwhm, float(len(positions)), positions
+
+
+def _known(name: str) -> bool:
+    from matgen.physics.raman import raman_phase
+
+    try:
+        raman_phase(name)
+    except MatgenError:
+        return False
+    return True
+
+
+TOLERANCE_K = 30.0  # a requested temperature is reached when the band lies within the shift 30 K causes
+STATE_OUTPUTS = (
+    Output("band_shift", "cm-1", "reference band of the mineral: measured minus its 295 K, 0 GPa position",
+           None, None),
+    Output("band_temperature", "K", "temperature the reference band's position means at the row's stress",
+           0.0, None, TOLERANCE_K, "temperature"),
+    Output("band_stress", "GPa", "stress the reference band's position means at the row's temperature (compression "
+           "positive)", None, None, None, "stress"),
+)

@@ -5,6 +5,11 @@ over the samples) and simulated value a_i:
 
     error_i = a_i − r_i,   relative_i = |error_i| / |r_i|,   hit_i = relative_i ≤ tolerance (5 %)
 
+or, where the simulator declares an absolute tolerance τ_i for the output (``Output.tolerance``,
+``simulator.tolerances(samples)``: ±3 wt% for XRD fractions, 30 K for a Raman temperature),
+hit_i = |error_i| ≤ τ_i. An output is compared with the condition it ``measures`` (its own name
+by default: ``band_temperature`` measures ``temperature``).
+
 A sample the simulator could not evaluate counts as a miss in the hit fraction and is left out of
 the medians. :func:`validated_dataset` writes the result: the achieved properties under their
 plain names (role ``property``, what the samples really are), the requests as ``<name>_target``
@@ -28,7 +33,7 @@ TARGET_SUFFIX = "_target"
 class TargetCheck:
     """Requested versus achieved for one target over the samples."""
 
-    name: str  # property name (a simulator output)
+    name: str  # the condition holding the request (the output's name, or what it measures)
     unit: str
     requested_low: float  # smallest requested value (== requested_high for one value)
     requested_high: float
@@ -37,8 +42,11 @@ class TargetCheck:
     achieved_median: float  # median simulated value over evaluated samples (NaN when none)
     abs_error_median: float  # median |a − r|, in the unit
     relative_error_median: float  # median |a − r| / |r|
-    within: float  # fraction of requested samples with relative error ≤ tolerance (failed = miss)
-    tolerance: float  # the relative tolerance of ``within``
+    within: float  # fraction of requested samples within the tolerance (failed = miss)
+    tolerance: float  # the relative tolerance of ``within`` (used where no absolute one is declared)
+    abs_error_mean: float = float("nan")  # mean |a − r| over evaluated samples (the MAE), in the unit
+    absolute_tolerance: tuple[float, float] | None = None  # (smallest, largest) τ_i in the unit; None: relative
+    output: str = ""  # the simulator output compared (== name unless it measures another condition)
 
     @property
     def requested(self) -> str:
@@ -47,21 +55,32 @@ class TargetCheck:
             return f"{self.requested_low:.4g}"
         return f"{self.requested_low:.4g}..{self.requested_high:.4g}"
 
+    @property
+    def tolerance_text(self) -> str:
+        """``±3 wt%``, ``±0.12..0.16 GPa`` or ``5%``: what ``within`` counts."""
+        if self.absolute_tolerance is None:
+            return f"{100 * self.tolerance:g}%"
+        low, high = self.absolute_tolerance
+        span = f"{low:.3g}" if abs(high - low) <= 1e-9 * max(abs(high), 1.0) else f"{low:.3g}..{high:.3g}"
+        return f"±{span} {self.unit}".rstrip()
+
 
 def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if len(values) else float("nan")
 
 
 def compare_targets(samples, simulator, evaluation: Evaluation, tolerance: float = 0.05) -> list[TargetCheck]:
-    """One :class:`TargetCheck` per simulator output that the samples carry as a target (non-NaN condition).
+    """One :class:`TargetCheck` per simulator output whose condition the samples carry as a target (non-NaN).
 
     ``samples`` are generated rows whose conditions hold the targets they were generated for
     (what :func:`matgen.sample.sample` writes).
     """
     simulator = bound(simulator, samples)
+    tolerances = simulator.tolerances(samples) if hasattr(simulator, "tolerances") else {}
     checks = []
     for o in simulator.outputs:
-        cond = samples.conditions.get(o.name)
+        name = getattr(o, "measures", "") or o.name
+        cond = samples.conditions.get(name)
         if cond is None or cond.is_categorical or cond.missing.all():
             continue
         asked = ~cond.missing
@@ -70,11 +89,16 @@ def compare_targets(samples, simulator, evaluation: Evaluation, tolerance: float
         ok = ~evaluation.failed[asked] & np.isfinite(a)
         error = np.abs(a[ok] - r[ok])
         relative = error / np.maximum(np.abs(r[ok]), 1e-300)
+        tau = tolerances.get(o.name)
+        hits = relative <= tolerance if tau is None else error <= tau[asked][ok]
         checks.append(TargetCheck(
-            name=o.name, unit=o.unit, requested_low=float(r.min()), requested_high=float(r.max()),
+            name=name, unit=o.unit, requested_low=float(r.min()), requested_high=float(r.max()),
             samples=int(asked.sum()), evaluated=int(ok.sum()), achieved_median=_median(a[ok]),
             abs_error_median=_median(error), relative_error_median=_median(relative),
-            within=float((relative <= tolerance).sum() / len(r)), tolerance=tolerance))
+            within=float(hits.sum() / len(r)), tolerance=tolerance,
+            abs_error_mean=float(error.mean()) if len(error) else float("nan"),
+            absolute_tolerance=None if tau is None else (float(tau[asked].min()), float(tau[asked].max())),
+            output=o.name))
     return checks
 
 
@@ -83,10 +107,11 @@ def validated_dataset(samples, simulator, evaluation: Evaluation):
     simulator = bound(simulator, samples)
     conditions = dict(samples.conditions)
     for o in simulator.outputs:
-        if o.name in conditions:
-            requested = conditions.pop(o.name)
-            conditions[o.name + TARGET_SUFFIX] = replace(
-                requested, role="meta", description=f"target requested for {o.name} (NaN = not conditioned)")
+        name = getattr(o, "measures", "") or o.name
+        if name in conditions:
+            requested = conditions.pop(name)
+            conditions[name + TARGET_SUFFIX] = replace(
+                requested, role="meta", description=f"target requested for {name} (NaN = not conditioned)")
     return with_properties(replace(samples, conditions=conditions), simulator, evaluation)
 
 

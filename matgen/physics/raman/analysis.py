@@ -9,6 +9,12 @@ of the noise; each refined by a least-squares parabola through 1/y over its poin
 height — a Lorentzian's reciprocal is exactly a parabola, so an isolated band is located exactly
 without noise, and to a fraction of a channel with it (noise-limited: ~0.3 cm⁻¹ rms for a band
 10σ high and 9 cm⁻¹ wide on a 1 cm⁻¹ grid).
+
+**Band shift -> temperature or stress** (:func:`temperature_from_band_k`, :func:`stress_from_band_gpa`):
+the forward model's linear position of the reference band, ω = ω₀ + dω/dT (T − T₀) + dω/dP P,
+solved for T at a known P or for P at a known T. One band position fixes one unknown: the other
+must be known (the requested or stated value). A temperature error ΔT is a band error
+|dω/dT| ΔT; so "within 30 K" means within 30 |dω/dT| cm⁻¹, ~0.3–1 cm⁻¹ for the table's phases.
 """
 
 from __future__ import annotations
@@ -225,3 +231,41 @@ def strongest_band_cm1(raman_shift_cm1: np.ndarray, spectrum: np.ndarray, **opti
         return np.asarray([strongest_band_cm1(raman_shift_cm1, row, **options) for row in y])
     positions, heights = _find_bands(raman_shift_cm1, y, **options)
     return float(positions[np.argmax(heights)]) if len(positions) else float("nan")
+
+
+# --------------------------------------------------------------------------- band shift <-> temperature, stress
+
+
+def reference_band_coefficients(phase) -> tuple[float, float, float]:
+    """(ω₀ cm⁻¹, dω/dT cm⁻¹/K, dω/dP cm⁻¹/GPa) of a phase's reference (strongest) band, as the forward model uses them."""
+    from matgen.physics.raman.phases import raman_phase
+
+    phase = raman_phase(phase)
+    band = phase.strongest
+    dwdt = phase.temperature_shift_cm1_k if band.temperature_shift_cm1_k is None else band.temperature_shift_cm1_k
+    dwdp = phase.pressure_shift_cm1_gpa if band.pressure_shift_cm1_gpa is None else band.pressure_shift_cm1_gpa
+    return band.position_cm1, float(dwdt), float(dwdp)
+
+
+def expected_band_cm1(phase, temperature_k, stress_gpa):
+    """Position (cm⁻¹) of the reference band at T (K) and P (GPa): ω = ω₀ + dω/dT (T − T₀) + dω/dP P (the forward model's positions, at 532 nm)."""
+    from matgen.physics.raman.phases import REFERENCE_TEMPERATURE_K
+
+    omega0, dwdt, dwdp = reference_band_coefficients(phase)
+    return omega0 + dwdt * (np.asarray(temperature_k) - REFERENCE_TEMPERATURE_K) + dwdp * np.asarray(stress_gpa)
+
+
+def temperature_from_band_k(phase, position_cm1, stress_gpa):
+    """Temperature (K) a reference band at ``position_cm1`` means at stress P (GPa): the inverse of :func:`expected_band_cm1`."""
+    from matgen.physics.raman.phases import REFERENCE_TEMPERATURE_K
+
+    omega0, dwdt, dwdp = reference_band_coefficients(phase)
+    return REFERENCE_TEMPERATURE_K + (np.asarray(position_cm1) - omega0 - dwdp * np.asarray(stress_gpa)) / dwdt
+
+
+def stress_from_band_gpa(phase, position_cm1, temperature_k):
+    """Stress (GPa) a reference band at ``position_cm1`` means at temperature T (K): the inverse of :func:`expected_band_cm1`."""
+    from matgen.physics.raman.phases import REFERENCE_TEMPERATURE_K
+
+    omega0, dwdt, dwdp = reference_band_coefficients(phase)
+    return (np.asarray(position_cm1) - omega0 - dwdt * (np.asarray(temperature_k) - REFERENCE_TEMPERATURE_K)) / dwdp
