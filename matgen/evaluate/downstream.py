@@ -300,18 +300,23 @@ def _memoised(augment_fn: AugmentFn) -> AugmentFn:
 
 
 def verdict(results: Mapping[str, DownstreamResult]) -> list[str]:
-    """One line per augmenter: for which predictors adding its rows raised the mean score over seeds and for which it
-    did not, with the paired gain (mean ± std over seeds; gain > 0 is better for accuracy and MAE alike)."""
+    """One line per augmenter: the predictors its rows helped, those they hurt, and those with no clear change.
+
+    A predictor is helped when the mean paired gain over seeds is above one standard error (std / sqrt(seeds)),
+    hurt when it is below minus one, and unchanged in between; the gain is shown as mean ± std (gain > 0 is
+    better for accuracy and MAE alike)."""
     lines = []
     first = next(iter(results.values()))
     for name in first.synthetic_rows:
-        helps, hurts = [], []
+        groups: dict[str, list[str]] = {"helps": [], "does not help": [], "no clear change for": []}
         for predictor, result in results.items():
             row = next(r for r in result.summary() if r["arm"] == f"real+{name}")
+            error = row["gain_std"] / np.sqrt(len(result.seeds))
             text = f"{predictor} ({row['gain_mean']:+.3f} ± {row['gain_std']:.3f})"
-            (helps if row["gain_mean"] > 0 else hurts).append(text)
-        parts = ([f"helps {', '.join(helps)}"] if helps else []) + ([f"does not help {', '.join(hurts)}"] if hurts else [])
-        lines.append(f"{name}: {'; '.join(parts)}")
+            key = "helps" if row["gain_mean"] > error else "does not help" if row["gain_mean"] < -error else \
+                "no clear change for"
+            groups[key].append(text)
+        lines.append(f"{name}: " + "; ".join(f"{key} {', '.join(items)}" for key, items in groups.items() if items))
     return lines
 
 
