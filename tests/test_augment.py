@@ -331,3 +331,22 @@ def test_bad_input_is_refused():
     twice = augment(once, seed=100)  # earlier synthetic rows are kept as they are and parent nothing
     assert len(twice) == 9 and np.array_equal(twice.signals[:6], once.signals)
     assert list(twice.conditions["augmentation"].labels()) == ["none"] * 3 + ["physics"] * 6
+
+
+def test_the_fluorescence_bound_is_capped_at_the_background_the_real_spectra_show():
+    from matgen.augment.physics import RamanBounds, fit_to_data, observed_background
+
+    x = np.linspace(200.0, 1200.0, 512)
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(300, 1100, 20)
+    bands = 1.0 / (1.0 + ((x[None] - centres[:, None]) / 4.0) ** 2)  # (20, L) one Lorentzian band each
+    background = 0.3 * np.exp(-0.5 * ((x - 700.0) / 300.0) ** 2)  # broad, 0.3 of the band's height
+    assert observed_background(x, bands) < 0.01
+    assert abs(observed_background(x, bands + background) - 0.3 / 1.3) < 0.03  # height / range
+    ds = Dataset("raman", bands.astype(np.float32), {"mineral": Condition.from_labels(["a", "b"] * 10)},
+                 axis=Axis("raman_shift", "cm-1", x))
+    capped = fit_to_data(RamanBounds(), ds, None)
+    assert capped.fluorescence < 0.01 and capped.shift_cm1 == RamanBounds().shift_cm1
+    assert fit_to_data(RamanBounds(), ds, {"fluorescence": 0.1}).fluorescence == 0.1  # the user's value stands
+    out = augment(ds, "physics", seed=0)
+    assert json.loads(out.attrs["augment_bounds"])["fluorescence"] == capped.fluorescence

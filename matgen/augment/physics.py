@@ -226,6 +226,35 @@ def resolve_bounds(kind: str, bounds: PhysicsBounds | Mapping[str, float | str] 
     return bounds.check()
 
 
+def observed_background(raman_shift_cm1: np.ndarray, signals: np.ndarray, max_rows: int = 200) -> float:
+    """The median over spectra (N, L) of the broad background's height as a fraction of the spectrum's range.
+
+    Per spectrum: the arPLS baseline (features longer than 300 cm-1, :func:`matgen.physics.raman.baseline_arpls`),
+    (max b - min b) / (max y - min y); at most ``max_rows`` spectra, evenly spaced, are looked at."""
+    from matgen.physics.raman import baseline_arpls
+
+    rows = signals[np.linspace(0, len(signals) - 1, min(len(signals), max_rows)).astype(int)].astype(np.float64)
+    heights = []
+    for y in rows:
+        span = float(np.ptp(y))
+        if span > 0 and np.isfinite(span):
+            b = baseline_arpls(raman_shift_cm1, y)
+            heights.append(float(np.ptp(b)) / span)
+    return float(np.median(heights)) if heights else 0.0
+
+
+def fit_to_data(bounds: PhysicsBounds, ds: Dataset, given: Mapping | None) -> PhysicsBounds:
+    """Raman: the fluorescence bound capped at the background the real spectra show (:func:`observed_background`),
+    unless ``given`` sets it. A classifier of baseline-free spectra (e.g. RRUFF's processed ones) is taught a
+    nuisance its test data never has by a larger one (docs/augment.md, measured)."""
+    if not isinstance(bounds, RamanBounds) or "fluorescence" in {str(k).replace("-", "_") for k in (given or {})}:
+        return bounds
+    real = ds.signals[~ds.synthetic]
+    if not len(real):
+        return bounds
+    return replace(bounds, fluorescence=min(bounds.fluorescence, round(observed_background(ds.axis.values, real), 4)))
+
+
 # --------------------------------------------------------------------------- rows
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from matgen.augment.balance import balance_parents, factor_parents
 from matgen.augment.generative import as_run, default_conditions, generative_augment, train_on_dataset
 from matgen.augment.physics import (
-    AUGMENTATIONS, PhysicsBounds, augmentation_condition, physics_augment, resolve_bounds,
+    AUGMENTATIONS, PhysicsBounds, augmentation_condition, fit_to_data, physics_augment, resolve_bounds,
 )
 from matgen.common.progress import Progress, no_progress
 from matgen.data.dataset import Condition, Dataset, concat
@@ -90,7 +90,10 @@ def augment(ds: Dataset, method: str = "physics", factor: float | None = None, b
         raise MatgenError(f"--method {method} needs a trained model: give --model RUN_DIR, or --train-steps N to "
                           "train one on this dataset first")
     if method != "generative":
+        given = bounds
         bounds = resolve_bounds(ds.kind, bounds)  # bad bounds fail before any training
+        if given is None or isinstance(given, Mapping):
+            bounds = fit_to_data(bounds, ds, given)
     parents = choose_parents(ds, factor, balance, seed)
     physics_parents = parents if method == "physics" else parents[0::2] if method == "both" else parents[:0]
     generative_parents = parents if method == "generative" else parents[1::2] if method == "both" else parents[:0]

@@ -42,15 +42,17 @@ def _default_label(ds) -> str | None:
 
 
 def _augmenter(method: str, factor: float, train_steps: int, net: str, device: str, work: Path,
-               generator: str = "diffusion", guidance: float = 1.0, label_true: str | None = None):
+               generator: str = "diffusion", guidance: float = 1.0, label_true: str | None = None,
+               train_lr: float = 1e-3):
     def augment_fn(train, seed: int):
         from matgen.augment import augment
 
         if method == "physics":
             return augment(train, "physics", factor=factor, seed=seed)
+        options = {"net": net, "model": generator, "lr": train_lr, "warmup_steps": min(200, train_steps // 10)}
         return augment(train, method, factor=factor, seed=seed, train_steps=train_steps, device=device,
-                       run_dir=work / f"{method}-seed{seed}", train_options={"net": net, "model": generator},
-                       force=True, guidance=guidance, label_true=label_true)
+                       run_dir=work / f"{method}-seed{seed}", train_options=options, force=True, guidance=guidance,
+                       label_true=label_true)
 
     return augment_fn
 
@@ -86,6 +88,8 @@ def evaluate(
                                            "flow.")] = "diffusion",
     guidance: Annotated[float, typer.Option(help="--method generative/both: classifier-free guidance weight of the "
                                             "samples.")] = 1.0,
+    train_lr: Annotated[float, typer.Option(help="--method generative/both: peak learning rate of the model trained "
+                                            "per split (1e-3 suits the tiny and small CPU presets).")] = 1e-3,
     label_true: Annotated[bool, typer.Option("--label-true/--all-samples", help="--method generative/both: keep only "
                                              "the samples a classifier of the split's real rows assigns to their "
                                              "label (matgen augment --label-true).")] = False,
@@ -133,7 +137,7 @@ def evaluate(
     label = label or _default_label(real)
     with tempfile.TemporaryDirectory(prefix="matgen-evaluate-") as work, progress_bar("evaluating") as progress:
         augmenters = {m: _augmenter(m, factor, train_steps, net, device, Path(work), generator, guidance,
-                                    label if label_true else None) for m in methods}
+                                    label if label_true else None, train_lr) for m in methods}
         result = run_evaluation(real, given if len(given) else None, augmenters, label, group, list(range(seeds)),
                                 test_fraction, config, downstream, progress, simulator)
         output.mkdir(parents=True, exist_ok=True)
