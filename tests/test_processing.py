@@ -111,3 +111,14 @@ def test_build_help_states_the_units():
     text = " ".join(result.output.split())
     for words in ("°C", "hours", "nm", "475..525", "100..1000", "--anneal-temperature", "--pixel-size"):
         assert words in text, words
+
+
+def test_nearest_processing_is_nearest_in_inverse_temperature_and_log_time():
+    from matgen.evaluate.processing import compare_sets, nearest_processing
+
+    assert nearest_processing([480, 520, 480], [100, 100, 1000], [481], [900], 2).tolist() == [[2, 0]]
+    maps = (np.random.default_rng(0).random((4, 16, 16)) > 0.5).astype(np.uint8)
+    same = compare_sets(maps, maps)
+    assert same["phase_fraction_error"] == 0 and same["length_error"] == 0 and same["s2_distance"] == 0
+    other = compare_sets(1 - maps[:, :, ::-1], maps)
+    assert other["phase_fraction_error"] == pytest.approx(abs(1 - 2 * maps.mean()))
