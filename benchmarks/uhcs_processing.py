@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 PATTERN = "{anneal_temperature_C}C-{anneal_time_h:duration}-{cooling}-{replicate}"
 PX_PER_UM = 26.0  # PROVENANCE.md: the spheroidite masks are at 26 px/µm
@@ -115,8 +116,10 @@ def main() -> None:
     parser.add_argument("--leave", choices=("micrograph", "condition"), default="micrograph")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("uhcs_processing_results"))
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared 2-core machine)")
     parser.add_argument("--quick", action="store_true", help="32 px tiles, 200 steps, 2 folds")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.quick:
         args.tile, args.steps, args.folds = 32, 200, "2"
     if not args.data.is_dir() or not list(args.data.glob("*.tif")):
