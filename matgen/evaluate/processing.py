@@ -41,14 +41,16 @@ def nearest_processing(train_c, train_h, query_c, query_h, k: int) -> np.ndarray
 
 
 def set_summary(maps: np.ndarray) -> dict:
-    """Mean phase fraction ``phase_fraction`` and mean ``length_px`` (2π/k₁, px) of 0/1 maps (N, H, W)."""
+    """Mean ``phase_fraction``, mean ``length_px`` (2π/k₁, px) and mean ``speckle`` (pixels in islands of ≤ 2 px) of 0/1 maps (N, H, W)."""
     import torch
 
+    from matgen.evaluate.morphology import speckle_index
     from matgen.physics.morphology import characteristic_length_px
 
     ind = (np.asarray(maps) == 1).astype(np.float32)
     lengths = characteristic_length_px(torch.as_tensor(ind)).double().numpy()
-    return {"phase_fraction": float(ind.mean()), "length_px": float(np.nanmean(lengths))}
+    return {"phase_fraction": float(ind.mean()), "length_px": float(np.nanmean(lengths)),
+            "speckle": float(speckle_index(ind).mean())}
 
 
 def compare_sets(maps: np.ndarray, reference: np.ndarray) -> dict:
@@ -59,4 +61,5 @@ def compare_sets(maps: np.ndarray, reference: np.ndarray) -> dict:
             "length_error": abs(a["length_px"] - b["length_px"]) / b["length_px"],
             "s2_distance": s2_distance(ind_b, ind_a),
             "phase_fraction": a["phase_fraction"], "length_px": a["length_px"],
-            "phase_fraction_ref": b["phase_fraction"], "length_px_ref": b["length_px"]}
+            "phase_fraction_ref": b["phase_fraction"], "length_px_ref": b["length_px"],
+            "speckle": a["speckle"], "speckle_ref": b["speckle"]}
