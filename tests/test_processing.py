@@ -17,8 +17,8 @@ OMEGA = FE_CR.interaction_j_mol
 
 
 @functools.cache
-def annealed(temperature_c: float, hours: float = 300.0, n: int = 6):
-    return build("spinodal-alloy", n=n, size=32, seed=5, anneal_temperature_c=str(temperature_c),
+def annealed(temperature_c: float, hours: float = 200.0, n: int = 4):
+    return build("spinodal-alloy", n=n, size=24, seed=5, anneal_temperature_c=str(temperature_c),
                  anneal_time_h=str(hours), device="cpu")
 
 
@@ -86,8 +86,8 @@ def test_conditions_carry_units_and_the_card_its_sources():
     # the solute-rich phase approaches the lever rule of the regular solution at this temperature
     gap = np.abs(c["phase_fraction"].values - c["equilibrium_fraction"].values)
     assert gap.mean() < 0.06
-    np.testing.assert_array_equal(ds.signals, build("spinodal-alloy", n=6, size=32, seed=5, anneal_temperature_c="520",
-                                                    anneal_time_h="300", device="cpu").signals)
+    np.testing.assert_array_equal(ds.signals, build("spinodal-alloy", n=4, size=24, seed=5, anneal_temperature_c="520",
+                                                    anneal_time_h="200", device="cpu").signals)
 
 
 @pytest.mark.parametrize("overrides, message", [
