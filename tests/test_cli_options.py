@@ -10,7 +10,9 @@ import click
 import pytest
 import typer
 
-from matgen.builders.options import CompositeOptions, EelsOptions, RamanOptions, SpinodalOptions, XrdOptions
+from matgen.builders.options import (
+    CompositeOptions, EelsOptions, RamanOptions, SpinodalAlloyOptions, SpinodalOptions, XrdOptions,
+)
 from matgen.cli.main import app
 from matgen.cli.options import show_value
 from matgen.train.config import TrainConfig
@@ -40,6 +42,8 @@ def test_every_train_option_of_a_train_config_field_shows_that_fields_default():
 
 @pytest.mark.parametrize("command, options, renamed", [
     ("spinodal", SpinodalOptions, {"interface_width": "interface_width_px"}),
+    ("spinodal-alloy", SpinodalAlloyOptions, {"anneal_temperature": "anneal_temperature_c", "anneal_time": "anneal_time_h",
+                                            "pixel_size": "pixel_size_nm"}),
     ("composite", CompositeOptions, {"orientation": "orientation_deg", "orientation_spread": "orientation_spread_deg"}),
     ("xrd", XrdOptions, {"two_theta": "two_theta_deg", "crystallite_size": "crystallite_size_nm",
                          "wavelength": "wavelength_angstrom"}),

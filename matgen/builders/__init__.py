@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Callable, NamedTuple
 
-from matgen.builders.options import CompositeOptions, EelsOptions, RamanOptions, SpinodalOptions, XrdOptions
+from matgen.builders.options import (
+    CompositeOptions, EelsOptions, RamanOptions, SpinodalAlloyOptions, SpinodalOptions, XrdOptions,
+)
 from matgen.common.progress import Progress, no_progress
 from matgen.common.ranges import Range, parse_range
 from matgen.common.records import check_names
@@ -30,11 +32,13 @@ class Builder(NamedTuple):
 
 
 def _registry() -> dict[str, Builder]:
-    from matgen.builders import micrographs, spectra
+    from matgen.builders import alloys, micrographs, spectra
 
     return {
         "spinodal": Builder(SpinodalOptions, micrographs.build_spinodal, "density",
                             "Cahn–Hilliard Al/SiC micrographs with modulus and density (the main job's data)"),
+        "spinodal-alloy": Builder(SpinodalAlloyOptions, alloys.build_spinodal_alloy, "anneal_temperature_C",
+                                  "Cahn–Hilliard Fe–Cr maps from anneal temperature (°C) and time (h): phase fraction, length"),
         "composite": Builder(CompositeOptions, micrographs.build_composite, "modulus",
                              "particles (disks, ellipses) in a matrix: anisotropic stiffness"),
         "xrd": Builder(XrdOptions, spectra.build_xrd, "wt_quartz", "powder XRD of phase mixtures, weight fractions"),
@@ -43,7 +47,7 @@ def _registry() -> dict[str, Builder]:
     }
 
 
-BUILDER_NAMES = ("spinodal", "composite", "xrd", "raman", "eels")
+BUILDER_NAMES = ("spinodal", "spinodal-alloy", "composite", "xrd", "raman", "eels")
 
 
 def builder(name: str) -> Builder:

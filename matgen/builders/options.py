@@ -27,6 +27,21 @@ class SpinodalOptions:
 
 
 @dataclass
+class SpinodalAlloyOptions:
+    """Options of the ``spinodal-alloy`` dataset: Cahn–Hilliard maps of a named alloy from lab processing."""
+
+    n: int = 500  # number of micrographs
+    size: int = 64  # micrograph side, px
+    seed: int = 0  # same seed, same file
+    alloy: str = "Fe-Cr"  # named alloy system of matgen.physics.alloys (constants and their sources there)
+    anneal_temperature_c: Range = Range(475.0, 525.0)  # anneal temperature, °C, below the gap's T_c (Fe-Cr: 580 °C)
+    anneal_time_h: Range = Range(100.0, 1000.0, log=True)  # anneal time, h (log-uniform)
+    solute_fraction: Range = Range(0.42, 0.42)  # atom fraction x of the solute (Fe-Cr: Cr), inside the spinodal
+    pixel_size_nm: float = 2.0  # edge of one pixel, nm: fixes the model time scale t_model = M(T) t / a²
+    device: str = "auto"  # auto, cpu or cuda
+
+
+@dataclass
 class CompositeOptions:
     """Options of the ``composite`` dataset: elliptical particles in a matrix."""
 

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from matgen.builders.options import (
-    CompositeOptions, EelsOptions, RamanOptions, SpinodalOptions, XrdOptions, default_mean_radius,
+    CompositeOptions, EelsOptions, RamanOptions, SpinodalAlloyOptions, SpinodalOptions, XrdOptions, default_mean_radius,
 )
 from matgen.cli.options import Force, OutputH5, Png, check_output, default_help, show_value
 from matgen.errors import MatgenError
@@ -21,6 +21,7 @@ app = typer.Typer(help="Build a dataset from matgen's physics: micrographs with 
                        "Raman and EELS spectra with their labels. Same seed, same file.", no_args_is_help=True)
 
 SPINODAL, COMPOSITE, XRD, RAMAN, EELS = SpinodalOptions(), CompositeOptions(), XrdOptions(), RamanOptions(), EelsOptions()
+ALLOY = SpinodalAlloyOptions()
 RANGE_HELP = "Give LOW..HIGH, or one value to fix it"
 
 
@@ -122,6 +123,34 @@ def spinodal(
     """Spinodal (Cahn–Hilliard) two-phase micrographs with modulus (GPa) and density (g/cm³): the main job's data."""
     _run("spinodal", output, force, png, n=n, size=size, seed=seed, mean_composition=mean_composition,
          anneal_time=anneal_time, interface_width_px=interface_width, phases=_tuple(phases), plane=plane, device=device)
+
+
+@app.command("spinodal-alloy")
+def spinodal_alloy(
+    output: OutputH5,
+    n: _n(ALLOY) = None,
+    size: _size(ALLOY) = None,
+    seed: _seed(ALLOY) = None,
+    alloy: Annotated[Optional[str], _opt("Named alloy system whose constants (T_c, Q, D0, with sources) map "
+                                         "processing onto the model; see matgen.physics.alloys", ALLOY, "alloy")] = None,
+    anneal_temperature: _range("Anneal temperature in °C (degrees Celsius), below the alloy's critical temperature "
+                               "(Fe-Cr: 580 °C); it sets the composition amplitude and interface width.", ALLOY,
+                               "anneal_temperature_c") = None,
+    anneal_time: _range("Anneal time in hours (drawn log-uniformly); model time = D0 exp(-Q/RT) t / pixel².", ALLOY,
+                        "anneal_time_h") = None,
+    solute_fraction: _range("Atom fraction of the solute (Fe-Cr: Cr, 0 to 1), inside the spinodal.", ALLOY,
+                            "solute_fraction") = None,
+    pixel_size: Annotated[Optional[float], _opt("Pixel edge in nm: the length unit of the maps and of the model time",
+                                                ALLOY, "pixel_size_nm")] = None,
+    device: _device(ALLOY) = None,
+    force: Force = False,
+    png: Png = True,
+) -> None:
+    """Cahn–Hilliard maps of a named alloy (Fe–Cr) from anneal temperature (°C) and time (h), with phase fraction and
+    characteristic length (nm)."""
+    _run("spinodal-alloy", output, force, png, n=n, size=size, seed=seed, alloy=alloy,
+         anneal_temperature_c=anneal_temperature, anneal_time_h=anneal_time, solute_fraction=solute_fraction,
+         pixel_size_nm=pixel_size, device=device)
 
 
 @app.command()
