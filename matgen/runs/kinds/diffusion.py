@@ -15,47 +15,30 @@ import torch
 from torch import Tensor
 
 from matgen.generative import classifier_free_guidance, diffusion_loss, get_schedule, sampling_sigmas, vp_denoiser
-from matgen.nets import UNET_PRESETS, ConditionEncoder, UNet, UNetConfig, unet_preset
 from matgen.runs.config import ModelConfig
-from matgen.runs.kinds.base import ModelKind
+from matgen.runs.kinds.unet import UNetKind
 
 
-class DiffusionModel(ModelKind):
+class DiffusionModel(UNetKind):
     """eps / x0 / v prediction U-Net(x_t, t, ConditionEncoder(cond)) with its VP schedule alpha_bar (T,)."""
 
     kind: ClassVar[str] = "diffusion"
     summary: ClassVar[str] = "U-Net denoiser"
     listing_order: ClassVar[int] = 0
-    presets: ClassVar[dict] = UNET_PRESETS
     #: first-order ancestral/DDIM steps on the training steps (trailing, Lin et al. 2024); the ODE solvers on Karras's grid
     samplers: ClassVar[dict[str, str]] = {"ddpm": "trailing", "ddim": "trailing", "dpmpp-2m": "karras", "heun": "karras"}
     default_sampler: ClassVar[str] = "dpmpp-2m"
-    denoises_signals: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.config = config
-        self.net = UNet(UNetConfig.from_dict(config.net))
-        self.cond_encoder = ConditionEncoder(config.conditions, config.cond_dim) if config.conditions else None
+        super().__init__(config)
         self.alpha_bar = get_schedule(config.schedule, config.timesteps)  # (T,) float64, not a weight
         self.prediction = config.prediction
 
     @classmethod
-    def size_multiple(cls, preset: str, net_options: dict) -> int:
-        """2^(levels - 1): the U-Net halves the size at each level but the first."""
-        return 2 ** (len(net_options.get("channel_mults", cls.presets[preset].channel_mults)) - 1)
-
-    @classmethod
     def plan(cls, options, data, specs, cond_dim: int, common: dict, net_options: dict) -> ModelConfig:
         """The ModelConfig of a new diffusion run (``options``: the training options)."""
-        net = unet_preset(options.net, out_channels=data.channels, cond_dim=cond_dim, **common, **net_options)
-        return ModelConfig(cls.kind, net.to_dict(), specs, cond_dim, options.prediction, options.schedule,
-                           options.timesteps, "")
-
-    def forward(self, x_t: Tensor, t: Tensor, cond: Tensor | None = None, drop: Tensor | None = None) -> Tensor:
-        """Return the network output (B, C, *S) for x_t (B, C, *S), t (B,), cond (B, K), drop (B, K)."""
-        emb = None if self.cond_encoder is None else self.cond_encoder(cond, drop)  # (B, D)
-        return self.net(x_t, t, emb)
+        return ModelConfig(cls.kind, cls.network(options, data, cond_dim, common, net_options), specs, cond_dim,
+                           options.prediction, options.schedule, options.timesteps, "")
 
     def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
              min_snr: float | None = None) -> Tensor:

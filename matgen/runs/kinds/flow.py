@@ -21,49 +21,37 @@ from matgen.common.seeding import seeded_generators
 from matgen.errors import MatgenError
 from matgen.generative import classifier_free_guidance, per_sample_noise
 from matgen.generative.flow import FLOW_SAMPLERS, flow_denoiser, flow_loss, flow_sigmas
-from matgen.nets import UNET_PRESETS, ConditionEncoder, UNet, UNetConfig, unet_preset
 from matgen.runs.config import ModelConfig
-from matgen.runs.kinds.base import ModelKind
+from matgen.runs.kinds.unet import UNetKind
 
 TIME_SCALE = 1000.0  # the U-Net's time embedding sees 1000 t, the range of a diffusion network's timesteps
 NOISE_SEED = "noise_seed"  # the condition of a reflow dataset naming each row's noise (sample i: seed + i)
 
 
-class FlowModel(ModelKind):
+class FlowModel(UNetKind):
     """Velocity U-Net v(x_t, 1000 t, ConditionEncoder(cond)) on the linear path x_t = (1 - t) x0 + t eps."""
 
     kind: ClassVar[str] = "flow"
     summary: ClassVar[str] = "flow matching (rectified flow)"
     listing_order: ClassVar[int] = 1
-    presets: ClassVar[dict] = UNET_PRESETS
     #: the flow samplers on equal steps in flow time; DPM-Solver++ on Karras's grid
     samplers: ClassVar[dict[str, str]] = {"heun": "uniform", "euler": "uniform", "midpoint": "uniform",
                                           "dpmpp-2m": "karras"}
     default_sampler: ClassVar[str] = "heun"
-    denoises_signals: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.config = config
-        self.net = UNet(UNetConfig.from_dict(config.net))
-        self.cond_encoder = ConditionEncoder(config.conditions, config.cond_dim) if config.conditions else None
+        super().__init__(config)
         self.reflow = bool(config.options.get("reflow", False))
-
-    @classmethod
-    def size_multiple(cls, preset: str, net_options: dict) -> int:
-        """2^(levels - 1): the U-Net halves the size at each level but the first."""
-        return 2 ** (len(net_options.get("channel_mults", cls.presets[preset].channel_mults)) - 1)
 
     @classmethod
     def plan(cls, options, data, specs, cond_dim: int, common: dict, net_options: dict) -> ModelConfig:
         """The ModelConfig of a new flow run (``options``: the training options)."""
-        net = unet_preset(options.net, out_channels=data.channels, cond_dim=cond_dim, **common, **net_options)
-        return ModelConfig(cls.kind, net.to_dict(), specs, cond_dim, "velocity", "linear-path", options.timesteps, "")
+        return ModelConfig(cls.kind, cls.network(options, data, cond_dim, common, net_options), specs, cond_dim,
+                           "velocity", "linear-path", options.timesteps, "")
 
     def forward(self, x_t: Tensor, t: Tensor, cond: Tensor | None = None, drop: Tensor | None = None) -> Tensor:
         """Return the velocity (B, C, *S) at x_t (B, C, *S), flow times t (B,) in [0, 1], cond (B, K), drop (B, K)."""
-        emb = None if self.cond_encoder is None else self.cond_encoder(cond, drop)  # (B, D)
-        return self.net(x_t, t * TIME_SCALE, emb)
+        return super().forward(x_t, t * TIME_SCALE, cond, drop)
 
     def training_inputs(self, x: Tensor, part) -> Tensor:
         """The signals x (N, C, *S); a reflow run: [x, eps] (N, 2C, *S), eps the noise row i was sampled from."""
