@@ -196,9 +196,10 @@ def _validate(console, simulator, samples, output: Path, targets: dict) -> None:
         table.add_column(column, justify="left" if column in ("target", "unit") else "right")
     for c in checks:
         name = c.name if c.output == c.name else f"{c.name} ({c.output})"
+        relative = c.relative_error_median
         table.add_row(name, c.unit or "–", c.requested, f"{c.achieved_median:.4g}",
-                      f"{c.abs_error_median:.3g} ({c.abs_error_mean:.3g})", f"{100 * c.relative_error_median:.1f}%",
-                      f"{100 * c.within:.0f}% of {c.tolerance_text}")
+                      f"{c.abs_error_median:.3g} ({c.abs_error_mean:.3g})",
+                      "–" if relative != relative else f"{100 * relative:.1f}%", f"{100 * c.within:.0f}% of {c.tolerance_text}")
     if checks:
         console.print(table)
     unchecked = sorted({t.replace("-", "_") for t in targets} - {c.name for c in checks})

@@ -41,7 +41,7 @@ class TargetCheck:
     evaluated: int  # of those, how many the simulator evaluated
     achieved_median: float  # median simulated value over evaluated samples (NaN when none)
     abs_error_median: float  # median |a − r|, in the unit
-    relative_error_median: float  # median |a − r| / |r|
+    relative_error_median: float  # median |a − r| / |r| over the requests r ≠ 0 (NaN when all are 0)
     within: float  # fraction of requested samples within the tolerance (failed = miss)
     tolerance: float  # the relative tolerance of ``within`` (used where no absolute one is declared)
     abs_error_mean: float = float("nan")  # mean |a − r| over evaluated samples (the MAE), in the unit
@@ -88,9 +88,10 @@ def compare_targets(samples, simulator, evaluation: Evaluation, tolerance: float
         a = evaluation.properties[o.name][asked]
         ok = ~evaluation.failed[asked] & np.isfinite(a)
         error = np.abs(a[ok] - r[ok])
-        relative = error / np.maximum(np.abs(r[ok]), 1e-300)
+        nonzero = np.abs(r[ok]) > 0
+        relative = error[nonzero] / np.abs(r[ok][nonzero])  # a request of exactly 0 has no relative error
         tau = tolerances.get(o.name)
-        hits = relative <= tolerance if tau is None else error <= tau[asked][ok]
+        hits = error <= tolerance * np.abs(r[ok]) if tau is None else error <= tau[asked][ok]
         checks.append(TargetCheck(
             name=name, unit=o.unit, requested_low=float(r.min()), requested_high=float(r.max()),
             samples=int(asked.sum()), evaluated=int(ok.sum()), achieved_median=_median(a[ok]),
