@@ -30,7 +30,6 @@ from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
 from matgen.data.dataset import Axis, Condition, Dataset
 from matgen.errors import MatgenError
-from matgen.generative import per_sample_noise
 from matgen.generative.vae import INTERPOLATIONS, interpolate_latents
 from matgen.nets.embeddings import ConditionSpec
 from matgen.runs import Run, condition_matrix, from_network, load_run, to_network
@@ -149,8 +148,6 @@ def sample(
         sigmas = model.sampling_grid(sampler_name, steps, spacing)
         spacing = spacing or model.samplers[sampler_name]
         denoiser = model.denoiser(guidance)
-        shape = model.sample_shape((run.data.channels, *run.data.shape))
-        start_scale = model.start_scale(sigmas[0].item())
     batches = list(range(0, n, batch_size))
     out = []
     with torch.no_grad():
@@ -168,7 +165,7 @@ def sample(
                 progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
             else:
                 gens = seeded_generators(seeds)  # CPU generators: the same noise on every device
-                x = per_sample_noise((len(idx), *shape), gens, p.device, p.dtype) * start_scale
+                x = model.start_noise(gens, (run.data.channels, *run.data.shape), sigmas[0].item())
 
                 def callback(i: int, total: int, b=b) -> None:
                     progress(b * total + i + 1, len(batches) * total, f"samples {idx[0]}..{idx[-1]}, step {i + 1}/{total}")

@@ -29,7 +29,6 @@ from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
 from matgen.data.dataset import Axis, Condition, Dataset, validate
 from matgen.errors import MatgenError
-from matgen.generative import per_sample_noise
 from matgen.generative.inpaint import repaint
 from matgen.runs import Run, condition_matrix, from_network, to_network
 from matgen.runs.normalisation import check_fits
@@ -139,7 +138,7 @@ def inpaint(
         for b, start in enumerate(batches):
             idx = np.arange(start, min(n, start + batch_size))
             gens = seeded_generators([seed + int(i) for i in idx])
-            x = per_sample_noise((len(idx), *y.shape[1:]), gens, p.device, p.dtype) * model.start_scale(sigmas[0].item())
+            x = model.start_noise(gens, y.shape[1:], sigmas[0].item())
             cond = torch.as_tensor(values[idx], dtype=p.dtype, device=p.device) if run.conditions else None
 
             def callback(k: int, total: int, b=b) -> None:

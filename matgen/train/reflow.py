@@ -30,7 +30,6 @@ from matgen.common.seeding import seeded_generators
 from matgen.data import read, write
 from matgen.data.dataset import Condition
 from matgen.errors import MatgenError
-from matgen.generative import per_sample_noise
 from matgen.runs import RunFiles, condition_matrix, from_network, load_run
 from matgen.runs.kinds.flow import NOISE_SEED
 from matgen.train.finetuning import finetune
@@ -91,12 +90,12 @@ def endpoints(run, values: np.ndarray, seed: int, sampler: str, steps: int, batc
     sampler = model.check_sampler(sampler)
     solve, sigmas, denoiser = model.sampler_function(sampler), model.sampling_grid(sampler, steps), model.denoiser(0.0)
     p = next(model.parameters())
-    shape, out = (run.data.channels, *run.data.shape), []
+    shape, out = (run.data.channels, *run.data.shape), []  # (C, *S)
     with torch.no_grad():
         for start in range(0, len(values), batch_size):
             idx = range(start, min(len(values), start + batch_size))
             gens = seeded_generators([seed + i for i in idx])
-            x = per_sample_noise((len(idx), *shape), gens, p.device, p.dtype) * model.start_scale(sigmas[0].item())
+            x = model.start_noise(gens, shape, sigmas[0].item())
             cond = torch.as_tensor(values[list(idx)], dtype=p.dtype, device=p.device) if run.conditions else None
             out.append(solve(denoiser, x, sigmas, cond).float().cpu().numpy())
             progress(idx[-1] + 1, len(values), "reflow pairs")

@@ -59,6 +59,16 @@ class ModelKind(nn.Module):
         """The standard deviation of the starting noise x = scale n at sigma_max (the VE image of the prior)."""
         return math.sqrt(1.0 + sigma_max**2)
 
+    def start_noise(self, generators, signal_shape: tuple[int, ...], sigma_max: float) -> Tensor:
+        """The sampler's start x = start_scale(sigma_max) n (B, *sample_shape) for signals of ``signal_shape`` (C, *S):
+        n_i from generators[i] alone (CPU generators give the same noise on every device), so sample i of any call
+        with seed s starts from the noise of seed s + i (reflow pairs and inpainting rely on it)."""
+        from matgen.generative import per_sample_noise
+
+        p = next(self.parameters())
+        shape = (len(generators), *self.sample_shape(tuple(signal_shape)))
+        return per_sample_noise(shape, generators, p.device, p.dtype) * self.start_scale(sigma_max)
+
     def sample_shape(self, signal_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape (C, *S) a sampler works in for signals of ``signal_shape`` (C, *S) (a latent kind: its latents)."""
         return tuple(signal_shape)
