@@ -1,7 +1,7 @@
 """Spectra from composition and state: requested vs achieved, measured by matgen's own analysis functions.
 
     python benchmarks/conditional_spectra.py [--kinds xrd,raman,eels] [--n 600] [--steps 4000] [--per 8]
-        [--model flow] [--out DIR] [--quick]
+        [--model flow] [--out DIR] [--physics-scale S] [--reuse] [--quick]
 
 For each built-in spectrum dataset: build it (``--n`` rows), train a conditional model (``--model``
 flow or diffusion, the ``tiny`` U-Net), sample at requested conditions across the training range,
@@ -15,6 +15,10 @@ analyse the samples with the kind's simulator and print one table of requested v
   causes, i.e. |ΔT| ≤ 30 K (the ``within`` column counts it).
 * ``eels``: conditioned on material and thickness t/λ; achieved: the log-ratio ``eels-thickness``.
   Target: median relative error ≤ 5 %.
+
+With ``--physics-scale S`` each table also has rows sampled with physics guidance by that
+simulator's differentiable form (``matgen sample --physics-guidance``, the same analysis steering
+the sampler) at scale S. ``--reuse`` samples from the runs already in ``--out``.
 
 Each table also has a ``floor`` row: the same analysis on ``--per`` × groups rows of the built data
 itself (the analysis's own error, what a perfect generator would score). ``--quick`` is a smoke
@@ -101,6 +105,43 @@ def _errors(samples, evaluation, output: str, condition: str | None = None) -> n
     return np.abs(a[ok] - r[ok])
 
 
+def relative_change(plain: np.ndarray, guided: np.ndarray) -> float:
+    """Median over samples of ‖guided − plain‖ / ‖plain‖ (same seeds): how much guidance reshaped the spectra."""
+    plain, guided = np.asarray(plain, dtype=np.float64), np.asarray(guided, dtype=np.float64)
+    return float(np.median(np.linalg.norm(guided - plain, axis=1) / np.linalg.norm(plain, axis=1)))
+
+
+def plot_pairs(ds, plain, guided, path: Path, count: int = 3) -> None:
+    """PNG: ``count`` samples unguided and guided (same seed), each beside the training spectrum nearest its request."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in ds.conditions if n in plain.conditions]
+    x = ds.axis.values
+    figure, axes = plt.subplots(count, 1, figsize=(9, 2.4 * count), sharex=True)
+    for axis, k in zip(np.atleast_1d(axes), np.linspace(0, len(plain) - 1, count).astype(int)):
+        distance = np.zeros(len(ds))
+        for name in names:
+            have, want = ds.conditions[name], plain.conditions[name]
+            if have.is_categorical:
+                distance += 1e6 * (np.asarray(have.categories)[have.values] != want.categories[want.values[k]])
+            else:
+                distance += ((have.values - want.values[k]) / (np.std(have.values) + 1e-12)) ** 2
+        nearest = int(np.argmin(distance))
+        real = ds.signals[nearest] / np.abs(ds.signals[nearest]).max()
+        axis.plot(x, real, color="0.7", lw=1, label="training row nearest the request")
+        axis.plot(x, plain.signals[k], lw=1, label="generated")
+        axis.plot(x, guided.signals[k], lw=1, label="generated, physics guidance")
+        axis.set_ylabel("relative intensity")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    np.atleast_1d(axes)[-1].set_xlabel(f"{ds.axis.name} ({ds.axis.unit})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def run_kind(kind: str, args, out: Path) -> dict:
     from matgen.builders import build
     from matgen.data import concat, write
@@ -117,17 +158,32 @@ def run_kind(kind: str, args, out: Path) -> dict:
     config = TrainConfig(model=args.model, conditions=conditions, net="tiny", steps=args.steps, batch_size=32,
                          lr=1e-3, warmup_steps=min(200, args.steps // 10), eval_every=max(args.steps, 1),
                          log_every=100, checkpoint_every=max(args.steps, 1), device=args.device)
-    train(data, config, run_dir)
+    reused = args.reuse and (run_dir / "model.safetensors").is_file()
+    if not reused:
+        train(data, config, run_dir)
     trained = time.time()
     groups = requests(kind, ds, args.groups)
-    parts = [sample(run_dir, targets, n=args.per, steps=args.sample_steps, seed=100 * g).dataset
-             for g, targets in enumerate(groups)]
-    samples = concat(parts) if len(parts) > 1 else parts[0]
     simulator = {"xrd": "xrd-phases", "raman": "raman-bands", "eels": "eels-thickness"}[kind]
+
+    def generated(physics_scale: float):
+        physics = dict(physics=simulator, physics_scale=physics_scale) if physics_scale else {}
+        parts = [sample(run_dir, targets, n=args.per, steps=args.sample_steps, seed=100 * g, **physics).dataset
+                 for g, targets in enumerate(groups)]
+        return concat(parts) if len(parts) > 1 else parts[0]
+
+    plain = generated(0.0)
     result = {"kind": kind, "simulator": simulator, "n": n, "train_steps": args.steps, "model": args.model,
-              "target": TARGETS[kind], "generated": table(kind, samples, simulator),
-              "floor": table(kind, floor_rows(kind, ds, args.per * len(groups)), simulator),
-              "train_seconds": trained - started, "seconds": time.time() - started}
+              "target": TARGETS[kind], "reused_run": reused, "generated": table(kind, plain, simulator)}
+    sampled = time.time()
+    if args.physics_scale:
+        guided = generated(args.physics_scale)
+        result["physics_scale"] = args.physics_scale
+        result["guided"] = table(kind, guided, simulator)
+        result["guided"]["summary"]["median_relative_change"] = relative_change(plain.signals, guided.signals)
+        plot_pairs(ds, plain, guided, out / f"{kind}-guided.png")
+    result.update(floor=table(kind, floor_rows(kind, ds, args.per * len(groups)), simulator),
+                  train_seconds=trained - started, sample_seconds=sampled - trained,
+                  guided_seconds=time.time() - sampled, seconds=time.time() - started)
     return result
 
 
@@ -137,13 +193,14 @@ def print_result(result: dict) -> None:
     header = ("target", "unit", "requested", "eval/asked", "median achieved", "median |err|", "mean |err|",
               "rel. err", "tolerance", "within")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for label in ("generated", "floor"):
+    labels = {"generated": "", "guided": f" (physics guidance {result.get('physics_scale')})", "floor": " (floor)"}
+    for label in [k for k in labels if k in result]:
         for r in result[label]["rows"]:
-            name = r["target"] if label == "generated" else f"{r['target']} (floor)"
+            name = r["target"] + labels[label]
             print(f"| {name} | {r['unit'] or '–'} | {r['requested']} | {r['evaluated']}/{r['samples']} | "
                   f"{r['achieved_median']:.4g} | {r['abs_error_median']:.3g} | {r['abs_error_mean']:.3g} | "
                   f"{100 * r['relative_error_median']:.1f}% | {r['tolerance']} | {100 * r['within']:.0f}% |")
-    print(f"summary generated: {result['generated']['summary']}; floor: {result['floor']['summary']}")
+    print("summary " + "; ".join(f"{label}: {result[label]['summary']}" for label in labels if label in result))
 
 
 def main(argv=None) -> None:
@@ -157,6 +214,9 @@ def main(argv=None) -> None:
     parser.add_argument("--sample-steps", type=int, default=16)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/conditional_spectra"))
+    parser.add_argument("--physics-scale", type=float, default=0.0,
+                        help="also sample with physics guidance by the kind's simulator at this scale (0: not)")
+    parser.add_argument("--reuse", action="store_true", help="sample from the runs already in --out (no training)")
     parser.add_argument("--quick", action="store_true", help="smoke run: n 160, 150 steps, 3 groups of 4")
     args = parser.parse_args(argv)
     if args.quick:

@@ -303,7 +303,7 @@ def test_a_deleted_step_file_is_rebuilt_from_the_store_without_simulating_again(
         {k: v for k, v in summary.items() if k != "seconds"}
 
 
-def test_physics_guidance_steers_the_rounds_and_a_simulator_without_a_gradient_is_refused(world, tmp_path):
+def test_physics_guidance_steers_the_rounds_and_a_simulator_for_other_data_is_refused(world, tmp_path):
     cfg = config(world, rounds=1, candidates=4, physics_guidance="elastic", physics_scale=1.0,
                  targets={"density": "2.95 ± 1%", "modulus": ">= 150"})
     report = Campaign(cfg, tmp_path / "c").run()
@@ -311,7 +311,7 @@ def test_physics_guidance_steers_the_rounds_and_a_simulator_without_a_gradient_i
     assert candidates.attrs["physics"] == "elastic" and report.rounds[0].evaluated == 4
     targets = json.loads(candidates.attrs["physics_targets"])
     assert targets["density"] == [2.95, 2.95] and targets["modulus"] == [pytest.approx(157.5), None]  # bound + 5 %
-    with pytest.raises(MatgenError, match="simulator 'raman-bands' has no differentiable form"):
+    with pytest.raises(MatgenError, match="physics guidance by 'raman-bands' takes raman data, but this data is micrograph"):
         Campaign(config(world, physics_guidance="raman-bands"), tmp_path / "d").run()
     assert not (tmp_path / "d").exists()
 

@@ -97,3 +97,107 @@ def test_cli_sample_validate_raman_prints_temperature_and_stress(tmp_path):
     assert "GPa" in result.output and "not checked: mineral" in result.output  # a category is not measured
     written = read(out).conditions
     assert {"temperature_target", "stress_target", "band_temperature", "band_stress"} <= set(written)
+
+
+# --------------------------------------------------------------------------- physics guidance by the analyses
+
+
+def _relative(ds) -> torch.Tensor:
+    """The relative intensities (max 1) a sampler's soft field holds, as a float64 tensor."""
+    y = np.asarray(ds.signals, dtype=np.float64)
+    return torch.tensor(y / np.abs(y).max(1, keepdims=True), requires_grad=True)
+
+
+@pytest.mark.parametrize("kind, name, options", [
+    ("eels", "eels-thickness", dict(points=512, dispersion_ev=0.4)),
+    ("raman", "raman-bands", dict(points=1024)),
+    ("xrd", "xrd-phases", dict(points=1024)),
+])
+def test_each_differentiable_form_gives_the_analysis_value_and_a_gradient(kind, name, options):
+    ds = build(kind, n=8, seed=3, **options)
+    simulator = get_simulator(name).bind(ds)
+    evaluation = simulator(ds)
+    signals = _relative(ds)  # the analyses do not depend on the intensity scale
+    outputs = simulator.differentiable(signals, ds)
+    assert set(outputs) == set(simulator.guided_outputs or [o.name for o in simulator.outputs])
+    # the same value as the analysis; xrd: where the fit finds every phase (a phase it leaves out
+    # is solved for instead of set to 0, which moves the others by up to about a wt%)
+    every_phase = np.all([evaluation.properties[o] > 0 for o in outputs], 0) if kind == "xrd" else np.ones(8, bool)
+    assert every_phase.sum() >= 3
+    for output, value in outputs.items():
+        soft, analysed = value.detach().numpy(), evaluation.properties[output]
+        np.testing.assert_allclose(soft[every_phase], analysed[every_phase], atol=1e-6)
+        np.testing.assert_allclose(soft, analysed, atol=1.5)  # wt%: half the validator's tolerance
+    first = next(iter(outputs.values()))
+    gradient, = torch.autograd.grad(first.sum(), signals)
+    assert torch.isfinite(gradient).all() and (gradient.abs().sum(1) > 0).all()  # every row can be steered
+
+
+def _steered(simulator, ds, targets: dict, steps: int = 6):
+    """The relative spectra of ``ds`` after ``steps`` Gauss-Newton steps towards ``targets`` (output -> value), in the
+    smoothed metric sampling uses (a Euclidean step reshapes single channels, and the band vertex diverges)."""
+    from matgen.generative.guidance import gauss_newton_step
+    from matgen.sample.physics import SPECTRUM_SMOOTHING_CHANNELS, Interval, gaussian_smoother
+
+    x = _relative(ds).detach()
+    intervals = {k: Interval.of(v, v, 1.0, len(ds)) for k, v in targets.items()}
+
+    def residuals(signals):
+        out = simulator.differentiable(signals, ds)
+        return torch.stack([(out[k] - torch.as_tensor(intervals[k].low)) / 1.0 for k in targets], 1)
+
+    smoother = gaussian_smoother(SPECTRUM_SMOOTHING_CHANNELS, dims=1)  # as sampling steps spectra
+    for _ in range(steps):
+        x = x - gauss_newton_step(residuals, x, smoother=smoother)
+    steered = ds.take(np.arange(len(ds)))
+    steered.signals = x.numpy().astype(np.float32)
+    return steered
+
+
+def test_gauss_newton_on_the_forms_reaches_the_requested_thickness_temperature_and_composition():
+    eels = build("eels", n=4, points=512, seed=2, dispersion_ev=0.4)
+    simulator = get_simulator("eels-thickness")
+    moved = simulator(_steered(simulator, eels, {"thickness": 1.3})).properties["thickness"]
+    assert np.abs(moved - 1.3).max() < 0.01 * 1.3, moved  # measured by the numpy analysis
+
+    raman_ds = build("raman", n=3, points=1024, seed=5, minerals=("silicon", "calcite", "diamond"))
+    simulator = get_simulator("raman-bands").bind(raman_ds)
+    before = simulator(raman_ds).properties["band_temperature"]
+    target = raman_ds.conditions["temperature"].values + 200.0  # the band moves by 200 |dω/dT| cm-1
+    steered = _steered(simulator, raman_ds, {"band_temperature": target})
+    after = simulator(steered).properties["band_temperature"]
+    assert np.abs(before - target).min() > 150 and np.abs(after - target).max() < 30.0, (before, after, target)
+
+    xrd = build("xrd", n=3, points=1024, seed=1)
+    simulator = get_simulator("xrd-phases").bind(xrd)
+    wanted = {"wt_quartz": 40.0, "wt_corundum": 30.0, "wt_calcite": 20.0, "wt_rutile": 10.0}
+    after = simulator(_steered(simulator, xrd, wanted)).properties
+    assert max(np.abs(after[k] - v).max() for k, v in wanted.items()) < 3.0, after
+
+
+def test_sample_with_physics_guidance_by_a_spectrum_analysis(tmp_path):
+    data = write(tmp_path / "eels.h5", build("eels", n=24, points=128, seed=0, dispersion_ev=0.8))
+    train(data, TrainConfig(model="flow", conditions=("material", "thickness"), steps=3, **TINY), tmp_path / "run")
+    from matgen.sample import sample
+
+    targets = {"material": "Al", "thickness": 0.9}
+    plain = sample(tmp_path / "run", targets, n=4, steps=16, seed=0).dataset
+    guided = sample(tmp_path / "run", targets, n=4, steps=16, seed=0, physics="eels-thickness")
+    assert guided.dataset.attrs["physics"] == "eels-thickness" and "thickness" in guided.dataset.conditions
+    simulator = get_simulator("eels-thickness")
+    error = {k: np.abs(simulator(ds).properties["thickness"] - 0.9) for k, ds in (("plain", plain),
+                                                                                   ("guided", guided.dataset))}
+    assert np.nanmedian(error["guided"]) < 0.05 < 0.5 < np.nanmedian(error["plain"]), error  # an untrained model
+
+
+def test_guidance_by_an_output_the_form_does_not_give_is_one_line(tmp_path):
+    from matgen.errors import MatgenError
+    from matgen.sample import sample
+
+    data = write(tmp_path / "raman.h5", build("raman", n=12, points=64, seed=0, minerals=("silicon", "calcite")))
+    train(data, TrainConfig(model="flow", conditions=("mineral", "temperature"), steps=2, **TINY), tmp_path / "run")
+    with pytest.raises(MatgenError, match="steers band_shift, band_temperature, band_stress, not 'band_fwhm'"):
+        sample(tmp_path / "run", {"mineral": "silicon", "band_fwhm": 5.0}, n=1, steps=2, physics="raman-bands")
+    result = sample(tmp_path / "run", {"mineral": "silicon", "temperature": 500.0}, n=2, steps=2,
+                    physics="raman-bands", physics_scale=1.0)  # temperature steers band_temperature
+    assert "band_temperature" in result.dataset.attrs["physics_targets"]

@@ -146,7 +146,19 @@ def test_scale_zero_is_unguided_sampling_exactly(tmp_path):
 
 def test_bad_physics_guidance_is_a_clear_error(unconditional):
     run = unconditional / "run"
-    with pytest.raises(MatgenError, match="simulator 'raman-bands' has no differentiable form.*use one that has: elastic"):
+    from matgen.simulators.base import Evaluation, Output, Simulator
+
+    class Measured(Simulator):  # a simulator of numbers only, with no differentiable form
+        name, kinds, outputs = "measured", ("micrograph",), (Output("density", "g/cm3"),)
+
+        def __call__(self, samples):
+            return Evaluation({"density": np.full(len(samples), 2.9)})
+
+    with pytest.raises(MatgenError, match="simulator 'measured' has no differentiable form.*use one that has: "
+                                          "elastic, xrd-phases, eels-thickness, raman-bands"):
+        sample(run, {"density": 2.9}, n=2, steps=2, physics=Measured())
+    with pytest.raises(MatgenError, match="physics guidance by 'raman-bands' takes raman data, but this data is "
+                                          "micrograph"):
         sample(run, {"density": 2.9}, n=2, steps=2, physics="raman-bands")
     with pytest.raises(MatgenError, match="needs a target among its outputs: phase_fraction, modulus"):
         sample(run, None, n=2, steps=2, physics="elastic")

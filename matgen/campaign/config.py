@@ -61,7 +61,7 @@ class CampaignConfig:
     guidance: float = 0.0  # classifier-free guidance weight (0: the conditional model alone)
     regressor: str | None = None  # a regressor run for regressor guidance (optional)
     regressor_scale: float = 1.0  # its guidance scale
-    physics_guidance: str | None = None  # a simulator with a differentiable form (elastic) steering the sampler
+    physics_guidance: str | None = None  # a simulator with a differentiable form (elastic, xrd-phases, raman-bands, eels-thickness) steering the sampler
     physics_scale: float = SAMPLING.physics_scale  # its strength: Gauss-Newton steps per denoiser call (0: off)
     bound_margin: float = 0.05  # a bound ">= b" is sampled at b (1 + margin) (see matgen.campaign.targets)
     steer: float = 1.0  # gain of the correction of each round's request by the last round's median miss (0: off)

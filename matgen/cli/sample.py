@@ -95,9 +95,11 @@ def sample(
         help="Regressor guidance scale s (with --regressor): the pull towards the regressor's targets, whose likelihood "
              "width is one training standard deviation of each property; 0 = none.")] = DEFAULTS.regressor_scale,
     physics_guidance: Annotated[Optional[str], typer.Option(
-        help="A simulator with a differentiable form (elastic) that steers the sampler towards the targets of its "
-             "outputs at every step (physics-constrained generation): e.g. --target-modulus-x 146 for a stiffness "
-             "the model alone misses. A target may be an output only, not a condition of the run.",
+        help="A simulator with a differentiable form that steers the sampler towards the targets of its outputs at "
+             "every step (physics-constrained generation): elastic (micrographs: e.g. --target-modulus-x 146 GPa for a "
+             "stiffness the model alone misses), xrd-phases (--target-wt-NAME in wt%), raman-bands (--target-temperature "
+             "K and --target-stress GPa through the mineral's band shift), eels-thickness (--target-thickness t/λ). A "
+             "target may be an output only, not a condition of the run.",
         show_default=False)] = None,
     physics_scale: Annotated[float, typer.Option(
         help="Physics guidance strength: Gauss-Newton steps towards the targets per denoiser call (0 = none; 1 meets "

@@ -133,9 +133,11 @@ def gauss_newton_step(residuals: Callable[[torch.Tensor], torch.Tensor], x0: tor
         r = residuals(x_in)  # (B, K)
         rows = [torch.autograd.grad(r[:, k].sum(), x_in, retain_graph=k + 1 < r.shape[1])[0]
                 for k in range(r.shape[1])]  # K x (B, ...): samples do not interact, so the sum's gradient is per sample
-    JG = torch.stack([smooth(row) for row in rows], 1).flatten(2)  # (B, K, D): the rows of J G
+    JG = torch.stack([smooth(row) for row in rows], 1).flatten(2).double()  # (B, K, D): the rows of J G
     M = JG @ JG.transpose(1, 2)  # (B, K, K) = J G^2 J^T
     lam = damping * M.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-30)  # (B,)
     eye = torch.eye(r.shape[1], dtype=M.dtype, device=M.device)
-    y = torch.linalg.solve(M + lam[:, None, None] * eye, r.detach()[..., None])  # (B, K, 1)
-    return smooth((JG.transpose(1, 2) @ y)[..., 0].reshape(x0.shape)).to(x0.dtype)
+    y = torch.linalg.solve(M + lam[:, None, None] * eye, r.detach().double()[..., None])  # (B, K, 1)
+    step = smooth((JG.transpose(1, 2) @ y)[..., 0].reshape(x0.shape))
+    finite = torch.isfinite(step).flatten(1).all(1)  # a sample whose constraints cannot be linearised here is left be
+    return torch.where(finite.view(-1, *[1] * (x0.dim() - 1)), step, torch.zeros_like(step)).to(x0.dtype)

@@ -232,24 +232,74 @@ def fit_weight_fractions(patterns: torch.Tensor, phases: Sequence[PhasePattern],
     of ``background_order`` in the normalised axis position, its coefficients also ≥ 0 for order
     0), then inverts Hill–Howard: w_p = S_p ρ_p V_p² / Σ_i S_i ρ_i V_i².
     """
-    from scipy.optimize import nnls
-
     y = torch.as_tensor(patterns, dtype=torch.float64)
     if y.ndim == 1:
         y = y[None]
-    basis = torch.stack([p.pattern for p in phases]).to(y).cpu().numpy()  # (P, L)
-    length = basis.shape[1]
-    position = np.linspace(-1, 1, length)
-    columns = [basis.T] + [np.ones((length, 1))] + [np.stack([position**k, -position**k], 1)
-                                                      for k in range(1, background_order + 1)]
-    design = np.concatenate(columns, axis=1)
-    scale = np.abs(design).max(0)
-    scales = np.stack([nnls(design / scale, row, maxiter=50 * design.shape[1])[0] / scale
-                       for row in y.cpu().numpy()])[:, : len(phases)]
+    design = _fit_design(phases, background_order)
+    scales = np.stack([_nnls(design, row) for row in y.cpu().numpy()])[:, : len(phases)]
     zmv = np.asarray([p.density_g_cm3 * p.cell_volume_angstrom3**2 for p in phases])
     mass = scales * zmv
     total = mass.sum(1, keepdims=True)
     return torch.as_tensor(mass / np.where(total > 0, total, 1.0))
+
+
+def soft_weight_fractions(patterns: torch.Tensor, phases: Sequence[PhasePattern], background_order: int = 0,
+                          groups: Sequence[int] | None = None) -> torch.Tensor:
+    """:func:`fit_weight_fractions` of torch patterns (B, L), differentiable in the intensities; NaN rows where no
+    phase fits.
+
+    The columns of the non-negative fit's active set (held at their value) are solved by plain
+    least squares, (A_S^T A_S)^-1 A_S^T y: linear in y, and the same value. ``groups`` (P,) names
+    the phase of each pattern (size copies of one phase share a group; default: each its own): a
+    group the fit leaves out is added by its column most correlated with the fit's residual, so
+    it gets its unconstrained, usually slightly negative, scale instead of 0, and a gradient: how
+    the pattern must change for that phase to appear (what guidance towards it needs). The other
+    fractions then move by about as much.
+    """
+    design = _fit_design(phases, background_order)
+    columns = torch.as_tensor(design, dtype=torch.float64, device=patterns.device)
+    zmv = torch.as_tensor([p.density_g_cm3 * p.cell_volume_angstrom3**2 for p in phases], dtype=torch.float64,
+                          device=patterns.device)
+    groups = np.arange(len(phases)) if groups is None else np.asarray(groups)
+    out = []
+    for row in patterns.double():
+        values = row.detach().cpu().numpy()
+        coefficients = _nnls(design, values)
+        chosen = set(np.flatnonzero(coefficients > 0).tolist())
+        residual = values - design @ coefficients
+        for group in np.unique(groups):
+            members = np.flatnonzero(groups == group)
+            if not chosen & set(members.tolist()):
+                basis = design[:, members]
+                chosen.add(int(members[np.argmax(basis.T @ residual / np.linalg.norm(basis, axis=0))]))
+        chosen_columns = np.asarray(sorted(chosen))
+        a = columns[:, chosen_columns]
+        scales = torch.zeros(design.shape[1], dtype=torch.float64, device=patterns.device)
+        scales = scales.index_put((torch.as_tensor(chosen_columns, device=patterns.device),),
+                                  torch.linalg.solve(a.T @ a, a.T @ row))
+        mass = scales[: len(phases)] * zmv
+        total = mass.sum()
+        out.append(mass / total if total.item() > 0 else torch.full_like(mass, float("nan")))
+    return torch.stack(out)
+
+
+def _fit_design(phases: Sequence[PhasePattern], background_order: int) -> np.ndarray:
+    """(L, P + 1 + 2 order) columns of the whole-pattern fit: the phases' patterns, a constant, then ± each power
+    of the normalised axis position (so a non-negative fit takes either sign)."""
+    basis = torch.stack([p.pattern for p in phases]).double().cpu().numpy()  # (P, L)
+    length = basis.shape[1]
+    position = np.linspace(-1, 1, length)
+    columns = [basis.T] + [np.ones((length, 1))] + [np.stack([position**k, -position**k], 1)
+                                                      for k in range(1, background_order + 1)]
+    return np.concatenate(columns, axis=1)
+
+
+def _nnls(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least-squares coefficients of ``design`` (L, M) for y (L,) (columns scaled to max 1 to solve)."""
+    from scipy.optimize import nnls
+
+    scale = np.abs(design).max(0)
+    return nnls(design / scale, y, maxiter=50 * design.shape[1])[0] / scale
 
 
 def add_background(patterns: torch.Tensor, two_theta_deg: torch.Tensor, coefficients: Sequence[float]) -> torch.Tensor:

@@ -129,11 +129,13 @@ def sample(
     if regressor is not None:
         regressor_scale = steering.check_scale(regressor_scale)
         reg = steering.load_regressor(regressor, run)
-    phys, intervals, physical = None, {}, {}
+    phys, intervals, physical, requests = None, {}, {}, None
     if physics is not None:
         physics_scale = check_physics_scale(physics_scale)
         phys = physics_simulator(physics, run.data.kind, run.data.n_phases if run.data.norm == "labels" else None)
-        targets, intervals, physical = _physics_targets(run, reg, phys, targets, physics_targets, n)
+        requests = _requests(run, targets, n, seed)
+        phys = phys.bind(requests)  # e.g. raman-bands: the state outputs of the requested minerals
+        targets, intervals, physical = _physics_targets(run, reg, phys, targets, physics_targets, n, requests)
     values, steer_values, warnings = _resolve(run, reg, targets, n)
     model = run.model.eval()
     p = next(model.parameters())
@@ -157,7 +159,7 @@ def sample(
             cond = torch.as_tensor(values[idx], dtype=p.dtype, device=p.device) if run.conditions else None
             if is_vae and phys is not None:
                 z = physics_guided_latents(lambda latent: model.decode(latent, cond), model.prior_latents(seeds),
-                                           phys, run.data, intervals, idx, physics_scale)
+                                           phys, run.data, intervals, idx, physics_scale, requests)
                 x = model.decode(z, cond)
                 progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
             elif is_vae:
@@ -175,7 +177,8 @@ def sample(
                     guided = steering.steered(denoiser, reg, steer_values[idx], regressor_scale)
                 if phys is not None:
                     guided = physics_guided(guided, phys, run.data, intervals, idx, physics_scale,
-                                            decode=None if model.denoises_signals else (lambda z: model.finish(z, cond)))
+                                            decode=None if model.denoises_signals else (lambda z: model.finish(z, cond)),
+                                            requests=requests)
                 x = model.finish(sampler_fn(guided, x, sigmas, cond, generator=gens, callback=callback), cond)
             out.append(x.float().cpu().numpy())
     x = np.concatenate(out)  # (n, C, *S)
@@ -231,27 +234,57 @@ def _with_steered(run: Run, reg: Run, values: np.ndarray,
     return specs, roles, np.concatenate([values, steer_values[:, extra]], axis=1)
 
 
+def _requests(run: Run, targets: Mapping[str, TargetValue] | None, n: int, seed: int) -> Dataset:
+    """The n requested rows as a dataset (the run's axis, its conditions' targets; blank signals): what a
+    simulator's differentiable form is told about each sample (e.g. the mineral whose band to place)."""
+    own = {s.name for s in run.conditions}
+    values, _ = resolve_targets(run.conditions, {k: v for k, v in (targets or {}).items()
+                                                 if k.replace("-", "_") in own}, n)
+    data = run.data
+    if data.norm == "labels":
+        blank = np.zeros((n, data.channels, *data.shape) if data.stored_channels else (n, *data.shape), np.uint8)
+    elif data.kind == "micrograph":
+        blank = np.zeros((n, data.channels, *data.shape) if data.stored_channels else (n, *data.shape), np.float32)
+    else:
+        blank = np.zeros((n, data.length), np.float32)
+    ids = [f"request-{seed + i}" for i in range(n)]
+    return _dataset(run, blank, values, ids, ids, seed, {})
+
+
 def _physics_targets(run: Run, reg: Run | None, simulator, targets: Mapping[str, TargetValue] | None,
-                     given: Mapping | None, n: int) -> tuple[dict, dict, dict]:
+                     given: Mapping | None, n: int, requests: Dataset) -> tuple[dict, dict, dict]:
     """Split off the targets the simulator steers: (targets left for the model and regressor, output name ->
-    Interval, output name -> (n,) requested values of the outputs that are no condition of either run)."""
+    Interval, output name -> (n,) requested values of the outputs that are no condition of either run).
+
+    A target steers every output named so or measuring it (``raman-bands``: ``temperature`` steers
+    ``band_temperature``), with the output's tolerance (``simulator.tolerances``) as its scale where
+    it declares one, else 1 % of the value."""
     outputs = {o.name: o for o in simulator.outputs}
+    tolerances = simulator.tolerances(requests)
     conditions = {s.name for s in run.conditions} | ({s.name for s in reg.conditions} if reg is not None else set())
     left, intervals, physical = {}, {}, {}
     for raw_name, value in (targets or {}).items():
         name = raw_name.replace("-", "_")
-        if name in outputs and given is None:
-            column = target_column(ConditionSpec(name, unit=outputs[name].unit), value, n)
-            intervals[name] = Interval.around(column)
-            if name not in conditions:
+        steered = [o for o in outputs.values() if name in (o.name, o.target)]
+        for output in steered if given is None else []:
+            column = target_column(ConditionSpec(name, unit=output.unit), value, n)
+            tolerance = tolerances.get(output.name)
+            intervals[output.name] = (Interval.around(column) if tolerance is None
+                                      else Interval(column, column, np.maximum(tolerance, 1e-12)))
+            if output.name == name and name not in conditions:
                 physical[name] = column
-        if name in conditions or name not in outputs:
+        if name in conditions or not steered:
             left[raw_name] = value  # the model's (or an unknown name: resolve_targets names the valid ones)
     for name, interval in (given or {}).items():
         if name not in outputs:
             raise MatgenError(f"'{name}' is not an output of simulator '{simulator.name}'; it returns "
                               f"{', '.join(outputs)}")
         intervals[name] = interval
+    guided = simulator.guided_outputs
+    if guided is not None and any(name not in guided for name in intervals):
+        name = next(name for name in intervals if name not in guided)
+        raise MatgenError(f"physics guidance by '{simulator.name}' steers {', '.join(guided)}, not '{name}'; drop that "
+                          "target or validate it afterwards with --validate")
     if not intervals:
         raise MatgenError(f"physics guidance by '{simulator.name}' needs a target among its outputs: "
                           f"{', '.join(outputs)}")

@@ -141,10 +141,14 @@ class Simulator:
         """Raise a MatgenError when ``samples`` as a whole cannot be simulated (wrong kind, shape); before any work."""
         check_kind(self, samples)
 
-    #: A differentiable form, or None: ``differentiable(signals)`` takes a torch tensor of the samples'
-    #: signals in their dataset units (soft maps in [0, 1] for label maps) and returns output name ->
-    #: (B,) torch tensor with gradients (physics-guided sampling, :mod:`matgen.sample.physics`).
+    #: A differentiable form, or None: ``differentiable(signals, requests)`` takes a torch tensor of the
+    #: samples' signals in their dataset units (soft maps in [0, 1] for label maps; relative
+    #: intensities (B, L) for spectra) and the requested rows (a Dataset of B rows: axis, conditions;
+    #: None when there is none) and returns output name -> (B,) torch tensor with gradients, 0 and no
+    #: gradient where a row cannot be measured (physics-guided sampling, :mod:`matgen.sample.physics`).
     differentiable = None
+    #: The outputs ``differentiable`` returns, when not all of :attr:`outputs` (physics guidance steers these only).
+    guided_outputs: tuple[str, ...] | None = None
 
     def conditions(self, values) -> dict:
         """Output name -> (N,) values as dataset conditions (continuous ``property``, with unit and description),

@@ -46,6 +46,16 @@ class EelsThicknessSimulator(Simulator):
     def check(self, samples) -> None:
         check_kind(self, samples)
 
+    def differentiable(self, spectra, requests) -> dict:
+        """``thickness`` (B,) as a torch tensor with its gradient, for relative intensities ``spectra`` (B, L) on the
+        axis of the ``requests`` rows (:func:`~matgen.physics.eels.analysis.soft_thickness_log_ratio`)."""
+        from matgen.physics.eels.analysis import soft_thickness_log_ratio
+
+        if requests is None or requests.axis is None:
+            raise MatgenError("eels-thickness guidance needs the energy-loss axis of the requested spectra")
+        return {"thickness": soft_thickness_log_ratio(requests.axis.values, spectra, self.zlp_window_ev,
+                                                      self.zero_search_ev)}
+
     def __call__(self, samples) -> Evaluation:
         from matgen.physics.eels import thickness_log_ratio
 

@@ -177,7 +177,7 @@ class ElasticSimulator(Simulator):
         if not (len(shape) == 3 or (len(shape) == 4 and shape[1] == 1)):
             raise MatgenError(f"simulator 'elastic' needs one label or grey map per sample, (N, H, W); got {shape}")
 
-    def differentiable(self, phi) -> dict:
+    def differentiable(self, phi, requests=None) -> dict:
         """Output name -> (B,) torch tensor with its gradient, for soft phase-1 fields phi (B, H, W) in [0, 1]
         (:func:`matgen.physics.elastic.soft_properties`: one forward solve, no second one for the gradient)."""
         import torch

@@ -165,6 +165,35 @@ class RamanBandsSimulator(Simulator):
         return (measured - omega0, float(raman.temperature_from_band_k(phase, measured, stress_gpa)),
                 float(raman.stress_from_band_gpa(phase, measured, temperature_k)))
 
+    #: The outputs :meth:`differentiable` returns (physics guidance steers these only).
+    guided_outputs = ("band_shift", "band_temperature", "band_stress")
+
+    def differentiable(self, spectra, requests) -> dict:
+        """The state outputs (B,) as torch tensors with their gradient, for relative intensities ``spectra`` (B, L) of
+        the ``requests`` rows (mineral, temperature, stress): the reference band nearest its expected position
+        ω(T, P), located as :meth:`analyse` does (:func:`~matgen.physics.raman.soft_band_positions_cm1`); NaN where
+        there is none or the row names no mineral."""
+        import torch
+
+        from matgen.physics import raman
+
+        if not self.minerals or requests is None:
+            raise MatgenError("raman-bands guides by the band of the requested mineral: the run must be conditioned on "
+                              "a 'mineral' of matgen's Raman table, and each sample given one (--target-mineral)")
+        codes, temperature, stress = self.requested_state(requests)
+        coefficients = np.asarray([raman.reference_band_coefficients(m) for m in self.minerals])  # (M, 3)
+        per_row = np.where(codes[:, None] >= 0, coefficients[np.clip(codes, 0, None)], np.nan)  # (B, 3)
+        omega0, dwdt, dwdp = per_row.T
+        t0 = raman.REFERENCE_TEMPERATURE_K
+        expected = omega0 + dwdt * (temperature - t0) + dwdp * stress
+        measured = raman.soft_band_positions_cm1(requests.axis.values, spectra, expected, self.min_height,
+                                                 self.baseline_cm1)
+        omega0, dwdt, dwdp, temperature, stress = (torch.as_tensor(v, dtype=measured.dtype, device=measured.device)
+                                                   for v in (omega0, dwdt, dwdp, temperature, stress))
+        return {"band_shift": measured - omega0,
+                "band_temperature": t0 + (measured - omega0 - dwdp * stress) / dwdt,
+                "band_stress": (measured - omega0 - dwdt * (temperature - t0)) / dwdp}
+
     def analyse(self, raman_shift_cm1: np.ndarray, spectrum: np.ndarray) -> tuple:
         """(band_position cm-1, band_fwhm cm-1, n_bands, band positions (B,) cm-1) of one spectrum; MatgenError when
         it has no band."""

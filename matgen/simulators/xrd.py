@@ -112,6 +112,21 @@ class XrdPhasesSimulator(Simulator):
                 reference_structures)]
         return self._basis[key]
 
+    def differentiable(self, patterns, requests) -> dict:
+        """``wt_<phase>`` (B,) wt% as torch tensors with their gradient, for relative intensities ``patterns`` (B, L)
+        on the axis of the ``requests`` rows (:func:`~matgen.physics.xrd.soft_weight_fractions`, summed over each
+        phase's size copies)."""
+        from matgen.physics.xrd import soft_weight_fractions
+
+        if requests is None or requests.axis is None:
+            raise MatgenError("xrd-phases guidance needs the 2θ axis of the requested patterns")
+        wavelength = requests.axis.wavelength_angstrom or self.wavelength_angstrom
+        basis = self.basis(requests.axis.values, wavelength)
+        groups = np.tile(np.arange(len(self.names)), len(self.sizes))  # basis: every phase at each size in turn
+        w = soft_weight_fractions(patterns, basis, self.background_order, groups)  # (B, sizes × phases)
+        w = 100 * w.reshape(len(patterns), len(self.sizes), len(self.names)).sum(1)
+        return {o.name: w[:, k] for k, o in enumerate(self.outputs)}
+
     def __call__(self, samples) -> Evaluation:
         from matgen.physics.xrd import fit_weight_fractions
 

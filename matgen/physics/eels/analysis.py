@@ -79,6 +79,32 @@ def thickness_log_ratio(energy_loss_ev, spectrum, zlp_window_ev: tuple[float, fl
     return np.asarray(out).reshape(batch)
 
 
+def soft_thickness_log_ratio(energy_loss_ev, spectra: torch.Tensor, zlp_window_ev: tuple[float, float] | None = None,
+                             zero_search_ev: float = 2.0) -> torch.Tensor:
+    """:func:`thickness_log_ratio` of torch spectra (B, L), differentiable in the intensities (the zero-loss
+    window held at its value); NaN (no gradient) where a spectrum has no zero-loss peak or no intensity."""
+    x = np.asarray(energy_loss_ev, dtype=float)
+    widths = torch.as_tensor(np.gradient(x), dtype=spectra.dtype, device=spectra.device)
+    windows = np.zeros(spectra.shape, dtype=bool)
+    found = np.ones(len(spectra), dtype=bool)
+    for k, row in enumerate(spectra.detach().cpu().double().numpy()):
+        if zlp_window_ev is not None:
+            windows[k] = (x >= zlp_window_ev[0]) & (x <= zlp_window_ev[1])
+            continue
+        try:
+            left, right = zero_loss_bounds(x, row, zero_search_ev)
+        except MatgenError:
+            found[k] = False
+            continue
+        windows[k, left: right + 1] = True
+    area = spectra * widths
+    i0 = (area * torch.as_tensor(windows, device=spectra.device)).sum(-1)
+    total = area.sum(-1)
+    ok = torch.as_tensor(found, device=spectra.device) & (i0 > 0) & (total > 0)
+    ratio = torch.where(ok, total / torch.where(ok, i0, torch.ones_like(i0)), torch.ones_like(total))
+    return torch.where(ok, torch.log(ratio), torch.full_like(total, float("nan")))
+
+
 def plasmon_peak_ev(energy_loss_ev, spectrum, zero_search_ev: float = 2.0, smooth_ev: float = 0.5) -> np.ndarray:
     """Energy (eV) of the first plasmon: the highest point past the ZLP, refined by a parabola fit.
 

@@ -15,7 +15,7 @@ Every public name of the three is importable from here: ``from matgen.physics.ra
 
 from matgen.physics.raman.analysis import (
     band_positions_cm1, baseline_arpls, despike, expected_band_cm1, noise_sigma, reference_band_coefficients,
-    stress_from_band_gpa, strongest_band_cm1, temperature_from_band_k,
+    soft_band_positions_cm1, stress_from_band_gpa, strongest_band_cm1, temperature_from_band_k,
 )
 from matgen.physics.raman.forward import (
     C2_CM_K, FLUORESCENCE_ABSORPTION_NM, FLUORESCENCE_ABSORPTION_SIGMA_CM1, FLUORESCENCE_EMISSION_NM,
@@ -34,5 +34,6 @@ __all__ = [
     "REFERENCE_LASER_NM", "REFERENCE_TEMPERATURE_K", "RamanBand", "RamanPhase", "band_positions_cm1",
     "expected_band_cm1", "reference_band_coefficients", "stress_from_band_gpa", "temperature_from_band_k",
     "band_spectrum", "baseline_arpls", "bose_einstein", "cosmic_spikes", "despike", "fluorescence_background",
-    "lorentzian", "noise_sigma", "phase_bands", "raman_phase", "raman_spectra", "shot_noise", "strongest_band_cm1",
+    "lorentzian", "noise_sigma", "phase_bands", "raman_phase", "raman_spectra", "shot_noise", "soft_band_positions_cm1",
+    "strongest_band_cm1",
 ]

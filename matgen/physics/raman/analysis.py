@@ -186,6 +186,17 @@ def noise_sigma(spectrum: np.ndarray) -> float:
 def _find_bands(raman_shift_cm1, spectrum, min_height: float = 0.05, min_separation_cm1: float = 5.0,
                 smooth_cm1: float = 1.0, noise_factor: float = 5.0, despike_width: int = 7,
                 baseline_cm1: float | None = 300.0) -> tuple[np.ndarray, np.ndarray]:
+    x, y, idx = _band_channels(raman_shift_cm1, spectrum, min_height, min_separation_cm1, smooth_cm1, noise_factor,
+                               despike_width, baseline_cm1)
+    positions = np.asarray([_vertex(x, y, i) for i in idx])
+    return positions, y[idx]
+
+
+def _band_channels(raman_shift_cm1, spectrum, min_height: float, min_separation_cm1: float, smooth_cm1: float,
+                   noise_factor: float, despike_width: int,
+                   baseline_cm1: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(axis (L,), the spectrum as the bands are located in (L,): despiked, baseline-free, smoothed; the bands'
+    highest channels (B,)), the steps of :func:`band_positions_cm1` before the parabola."""
     from scipy.ndimage import gaussian_filter1d
 
     x, y = _analysis_input(raman_shift_cm1, spectrum)
@@ -201,8 +212,7 @@ def _find_bands(raman_shift_cm1, spectrum, min_height: float = 0.05, min_separat
         sigma *= math.sqrt(np.sum(gaussian_filter1d(impulse, smooth_cm1 / step) ** 2))  # white noise after smoothing
     distance = max(1, int(round(min_separation_cm1 / step)))
     idx = _peaks(y, min_height, noise_factor * sigma, distance, max(2, despike_width))
-    positions = np.asarray([_vertex(x, y, i) for i in idx])
-    return positions, y[idx]
+    return x, y, idx
 
 
 def band_positions_cm1(raman_shift_cm1: np.ndarray, spectrum: np.ndarray, min_height: float = 0.05,
@@ -231,6 +241,79 @@ def strongest_band_cm1(raman_shift_cm1: np.ndarray, spectrum: np.ndarray, **opti
         return np.asarray([strongest_band_cm1(raman_shift_cm1, row, **options) for row in y])
     positions, heights = _find_bands(raman_shift_cm1, y, **options)
     return float(positions[np.argmax(heights)]) if len(positions) else float("nan")
+
+
+# --------------------------------------------------------------------------- the differentiable twin
+
+
+def soft_band_positions_cm1(raman_shift_cm1: np.ndarray, spectra, near_cm1, min_height: float = 0.05,
+                            baseline_cm1: float = 300.0, smooth_cm1: float = 1.0):
+    """(B,) torch positions (cm⁻¹) of the band nearest ``near_cm1`` (B,) in each of ``spectra`` (B, L), with
+    their gradient; NaN (no gradient) where a spectrum has no band or ``near_cm1`` is NaN.
+
+    The same value as the analysis (:func:`band_positions_cm1` after :func:`despike` and
+    :func:`baseline_arpls`, the band nearest ``near_cm1``), differentiated with the spikes, the
+    baseline, the band's channel and its half-height window held at their values: the
+    smoothing is linear (its matrix, :func:`_smoothing_matrix`), and the weighted parabola through
+    1/y is solved in torch (:func:`_soft_vertex`).
+    """
+    import torch
+
+    x = np.asarray(raman_shift_cm1, dtype=float)
+    step = float(np.mean(np.diff(x)))
+    smooth = torch.as_tensor(_smoothing_matrix(len(x), smooth_cm1 / step if smooth_cm1 else 0.0),
+                             dtype=torch.float64, device=spectra.device)
+    near = np.broadcast_to(np.asarray(near_cm1, dtype=float), (len(spectra),))
+    out = []
+    for row, target in zip(spectra, near):
+        values = row.detach().double().cpu().numpy()
+        if not (np.isfinite(target) and np.isfinite(values).all()):
+            out.append(torch.full((), math.nan, dtype=torch.float64, device=spectra.device))
+            continue
+        clean = despike(values)
+        fixed = clean - values - baseline_arpls(x, clean, baseline_cm1)  # held constant: despike and baseline
+        _, located, idx = _band_channels(x, values + fixed, min_height, 5.0, smooth_cm1, 5.0, 0, None)
+        if not len(idx):
+            out.append(torch.full((), math.nan, dtype=torch.float64, device=spectra.device))
+            continue
+        i = int(idx[np.argmin([abs(_vertex(x, located, j) - target) for j in idx])])
+        y = smooth @ (row.double() + torch.as_tensor(fixed, device=spectra.device))
+        out.append(_soft_vertex(x, y, i))
+    return torch.stack(out)
+
+
+def _smoothing_matrix(length: int, sigma_channels: float) -> np.ndarray:
+    """(L, L) matrix G of ``gaussian_filter1d(·, sigma_channels, mode="nearest")``: smoothed = G @ y (identity for 0)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    eye = np.eye(length)
+    return gaussian_filter1d(eye, sigma_channels, axis=0, mode="nearest") if sigma_channels > 0 else eye
+
+
+def _soft_vertex(x: np.ndarray, y, i: int):
+    """:func:`_vertex` of a torch spectrum y (L,), differentiable in y (its window held at its value)."""
+    import torch
+
+    values = y.detach().cpu().numpy()
+    half = 0.5 * values[i]
+    lo, hi = i, i
+    while lo > 0 and values[lo - 1] > half and i - lo < 50:
+        lo -= 1
+    while hi < len(values) - 1 and values[hi + 1] > half and hi - i < 50:
+        hi += 1
+    lo, hi = min(lo, i - 1), max(hi, i + 1)
+    ys = y[lo:hi + 1]
+    d = torch.as_tensor(x[lo:hi + 1] - x[i], dtype=y.dtype, device=y.device)
+    if (values[lo:hi + 1] > 0).all():
+        weight = ys**2  # np.polyfit's w: rows scaled by it
+        design = torch.stack([d**2, d, torch.ones_like(d)], 1) * weight[:, None]
+        a, b, _ = torch.linalg.solve(design.T @ design, design.T @ (weight / ys))
+        if a.item() > 0 and abs((b / (2 * a)).item()) <= x[hi] - x[lo]:
+            return x[i] - b / (2 * a)
+    y0, y1, y2 = y[i - 1], y[i], y[i + 1]
+    denom = y0 - 2 * y1 + y2
+    offset = 0.5 * (y0 - y2) / denom if denom.item() else torch.zeros((), dtype=y.dtype, device=y.device)
+    return x[i] + offset * (x[i + 1] - x[i])
 
 
 # --------------------------------------------------------------------------- band shift <-> temperature, stress
