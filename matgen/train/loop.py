@@ -7,6 +7,11 @@ it had never stopped: weights, AdamW moments, EMA, step and RNG states are all r
 learning rate is a pure function of the step. On a CPU ``train 20 steps`` and ``train 10 steps,
 interrupt, resume 10 steps`` give bit-identical weights (tests/test_train.py).
 
+Under torchrun the processes train one model with DistributedDataParallel: each computes the rows
+:func:`~matgen.common.distributed.batch_shard` of every global batch, drawing the whole batch's
+noise and cutting its rows, so the run is the single-process run up to rounding
+(tests/test_ddp.py); rank 0 alone validates and writes metrics and checkpoints (docs/scaling.md).
+
 EMA: torch's own :class:`~torch.optim.swa_utils.AveragedModel` with ``get_ema_multi_avg_fn``; its
 weights compute the validation loss and are what ``model.safetensors`` holds for sampling.
 """
@@ -44,6 +49,7 @@ from matgen.runs.config import RUN_FORMAT, write_config
 from matgen.runs.metrics import read_metrics, write_metrics
 from matgen.runs.tensors import save_tensors
 from matgen.train.config import TrainConfig
+from matgen.train.ddp import training_objective
 from matgen.train.plan import plan
 
 
@@ -113,44 +119,13 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-class TrainingLoss(nn.Module):
-    """A model kind's ``training_loss`` as a forward pass, so that DistributedDataParallel can wrap it (DDP
-    averages the gradients of what runs through its forward); its parameters are the model's."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, cond, drop, generator, config, step, shard):
-        return self.model.training_loss(x, cond, drop, generator, config, step, shard)
-
-
-def distributed(model: nn.Module, world: World) -> nn.Module:
-    """The module whose forward is ``model.training_loss``: DDP-wrapped for several processes (gradients averaged
-    over them at backward), else the model's own :class:`TrainingLoss`."""
-    objective = TrainingLoss(model)
-    if world.size == 1:
-        return objective
-    import inspect
-    import warnings
-
-    from torch.nn.parallel import DistributedDataParallel
-
-    # the buffers are constants (no kind keeps running statistics): no broadcast before every forward
-    newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters  # torch >= 2.13
-    no_sync = {"forward_sync_buffers": False} if newer else {"broadcast_buffers": False}
-    # harmless: the gradient of a (1, D, D) weight (the condition encoder's w2) has another stride on its size-1 axis
-    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-    return DistributedDataParallel(objective, **no_sync)
-
-
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, cond: torch.Tensor,
                config: TrainConfig, step: int, generator: torch.Generator, shard: BatchShard | None = None,
                objective: nn.Module | None = None, world: World = SINGLE) -> float:
     """Do one optimizer step on the batch x (B, C, *S), cond (B, K); return its loss.
 
     In a run of several processes (``world``) x and cond are the rows ``shard`` of the global batch,
-    ``objective`` is :func:`distributed`'s DDP module, and the loss returned is the global batch's (the
+    ``objective`` is :func:`~matgen.train.ddp.training_objective`'s DDP module, and the loss returned is the global batch's (the
     mean of the processes' shard losses); every process then holds the same updated weights.
     """
     model.train()
@@ -159,7 +134,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     drop = shard.rows(random_drop_mask(shard.batch, K, config.cond_drop, generator, generator.device)).to(x.device) \
         if K else None
     with _autocast(x.device):
-        loss = (objective or TrainingLoss(model))(x, cond, drop, generator, config, step, shard)
+        loss = (objective or training_objective(model, SINGLE))(x, cond, drop, generator, config, step, shard)
     value = mean_over_ranks(loss.detach(), world)  # every process stops alike on a non-finite loss
     if not math.isfinite(value):
         raise MatgenError(f"the training loss became {value} at step {step + 1}; lower --lr or check the data")
@@ -338,7 +313,7 @@ class _Loop:
         self.run_dir, self.model, self.ema, self.optimizer = run_dir, model, ema, optimizer
         self.config, self.total, self.warmup = config, total, warmup
         self.world, self.shard = world, batch_shard(config.batch_size, world)
-        self.objective = distributed(model, world)
+        self.objective = training_objective(model, world)
         self.progress = progress if world.is_main else no_progress
         self.warnings: list[str] = []
 
