@@ -260,8 +260,7 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
     world = join(config.device)
     ds = read(path)
     train_part, val_part = _split(ds, config)
-    barrier(world)  # every process has read config.json before rank 0 rewrites it
-    with held_by_main(folder_lock(run_dir, "run"), world):
+    with held_by_main(folder_lock(run_dir, "run"), world):  # waits for every process: all have read config.json
         run_on_main(lambda: write_config(run_dir, model_config, data, config.to_dict(), run_config.records), world)
         return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=True)
 
