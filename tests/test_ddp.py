@@ -30,9 +30,11 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from matgen.cli.errors import print_error
 from matgen.cli.main import app
 from matgen.common.distributed import (
-    BatchShard, World, batch_shard, choose_backend, gather_in_order, shard_range, torchrun_world, whole_batch,
+    BatchShard, RankError, World, batch_shard, choose_backend, gather_in_order, process_device, shard_range,
+    torchrun_world, whole_batch,
 )
 from matgen.data import read, write
 from matgen.errors import MatgenError
@@ -108,6 +110,10 @@ def test_the_torchrun_environment_is_read_and_misuse_is_one_clear_error(monkeypa
     assert choose_backend("auto", "cpu") == "gloo" and choose_backend("auto", "cuda") == "nccl"
     with pytest.raises(MatgenError, match="the nccl backend connects CUDA GPUs, but this run is on the cpu"):
         choose_backend("nccl", "cpu")
+    assert process_device("cpu", World(1, 2, 1)) == torch.device("cpu")
+    if torch.cuda.device_count() < 2:
+        with pytest.raises(RankError, match=r"process 1 \(LOCAL_RANK 1\) has no GPU: this node has"):
+            process_device("cuda", World(1, 2, 1))
     # the batch is checked before any process group is started, on every rank alike
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -115,7 +121,7 @@ def test_the_torchrun_environment_is_read_and_misuse_is_one_clear_error(monkeypa
         train("never-read.h5", TrainConfig(**dict(TINY, batch_size=7)), "never-written")
 
 
-def test_cli_misuse_is_one_line_on_rank_0_and_silent_on_the_others(tmp_path, monkeypatch):
+def test_cli_misuse_is_one_line_on_rank_0_and_silent_on_the_others(tmp_path, monkeypatch, capsys):
     data = write(tmp_path / "toy.h5", toy_dataset(n=8))
     args = ["train", str(data), "-o", str(tmp_path / "run"), "--net", "tiny", "--steps", "1", "--device", "cpu"]
     assert_one_line_error(runner.invoke(app, [*args, "--backend", "nccl"]), "nccl backend connects CUDA GPUs",
@@ -125,6 +131,8 @@ def test_cli_misuse_is_one_line_on_rank_0_and_silent_on_the_others(tmp_path, mon
     monkeypatch.setenv("WORLD_SIZE", "2")
     result = runner.invoke(app, [*args, "--epochs", "1"])
     assert result.exit_code == 2 and result.output.strip() == ""  # every process meets it; rank 0 says it once
+    print_error("process 1 has no GPU", everywhere=True)  # a RankError: its own process's, printed by each
+    assert capsys.readouterr().err.strip() == "error: process 1 has no GPU"
 
 
 @pytest.mark.parametrize("options", [
@@ -181,7 +189,8 @@ def flow_reference(data):
 
 def toml(config: dict) -> str:
     """run.toml text of the options in ``config`` (its net_options as a table)."""
-    lines = [f"{k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}" for k, v in config.items() if k != "net_options"]
+    lines = [f"{k} = {json.dumps(list(v) if isinstance(v, tuple) else v)}" for k, v in config.items()
+             if k != "net_options"]
     return "\n".join(lines + ["[net_options]"] + [f"{k} = {json.dumps(v)}" for k, v in config["net_options"].items()])
 
 

@@ -125,8 +125,9 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     """Do one optimizer step on the batch x (B, C, *S), cond (B, K); return its loss.
 
     In a run of several processes (``world``) x and cond are the rows ``shard`` of the global batch,
-    ``objective`` is :func:`~matgen.train.ddp.training_objective`'s DDP module, and the loss returned is the global batch's (the
-    mean of the processes' shard losses); every process then holds the same updated weights.
+    ``objective`` is the DDP module of :func:`~matgen.train.ddp.training_objective`, and the loss
+    returned is the global batch's (the mean of the processes' shard losses); every process then
+    holds the same updated weights.
     """
     model.train()
     shard = whole_batch(len(x)) if shard is None else shard
