@@ -9,13 +9,17 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from matgen.common.distributed import RankError, is_main_process
 from matgen.errors import MatgenError
 
 EXIT_BAD_INPUT = 2
 
 
-def print_error(message: str) -> None:
-    """Print ``error: message`` in red on stderr, as one line."""
+def print_error(message: str, everywhere: bool = False) -> None:
+    """Print ``error: message`` in red on stderr, as one line; under torchrun on rank 0 alone (every process
+    meets the same bad input) unless ``everywhere`` (an error of this process alone)."""
+    if not (everywhere or is_main_process()):
+        return
     message = " ".join(str(message).split())
     click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
 
@@ -55,7 +59,7 @@ class MatgenGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except MatgenError as exc:
-            print_error(str(exc))
+            print_error(str(exc), everywhere=isinstance(exc, RankError))
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except OSError as exc:
             print_error(describe_os_error(exc))

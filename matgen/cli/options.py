@@ -22,6 +22,8 @@ Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the sa
 SampleSeed = Annotated[int, typer.Option(help="Random seed: sample i uses SEED + i, so any sample can be regenerated "
                                               "alone.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
+Backend = Annotated[str, typer.Option(help="Under torchrun: how the processes talk, auto (nccl on CUDA, gloo on the "
+                                           "CPU), nccl or gloo (docs/scaling.md).")]
 Png = Annotated[bool, typer.Option("--png/--no-png", help="Also draw OUTPUT.png: a grid of micrographs or the spectra "
                                    "overlaid.")]
 

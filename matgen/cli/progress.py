@@ -1,5 +1,8 @@
 """What the commands say on stderr while they work: a rich progress bar behind the library's
-``progress(done, total, message)`` callback, and warnings as yellow lines."""
+``progress(done, total, message)`` callback, and warnings as yellow lines.
+
+Under torchrun only rank 0 speaks: the consoles of the other processes are quiet.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
+from matgen.common.distributed import is_main_process
+
+console = Console(stderr=True, quiet=not is_main_process())
 
 
 @contextlib.contextmanager

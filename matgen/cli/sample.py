@@ -16,7 +16,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.options import Device, Force, OptionalOutputH5, Png, RunDir, SampleSeed, check_output
+from matgen.cli.options import Backend, Device, Force, OptionalOutputH5, Png, RunDir, SampleSeed, check_output
 from matgen.cli.progress import print_warnings
 from matgen.errors import MatgenError
 from matgen.sample.options import DEFAULTS
@@ -111,8 +111,12 @@ def sample(
              "band shift of 30 K, read as temperature at the requested stress and as stress at the requested "
              "temperature; otherwise 5%). OUTPUT then holds the achieved properties and the requests as NAME_target.", show_default=False)] = None,
     force: Force = False,
+    backend: Backend = "auto",
 ) -> None:
-    """Sample candidates from a trained run for target conditions: matgen sample RUN -o OUT.h5 --target-NAME VALUE ..."""
+    """Sample candidates from a trained run for target conditions: matgen sample RUN -o OUT.h5 --target-NAME VALUE ...
+
+    Under `torchrun --nproc-per-node N -m matgen sample ...` the processes share the batches; rank 0
+    writes the samples, the same as one process's."""
     from matgen.cli.show import console
     from matgen.runs import load_run, read_config
     from matgen.sample.targets import describe_given
@@ -133,10 +137,12 @@ def sample(
         raise MatgenError("give the file to write: matgen sample RUN -o SAMPLES.h5 (or --list-targets to see the targets)")
     check_output(output, force)
     from matgen.cli.progress import progress_bar
+    from matgen.common.distributed import join
     from matgen.data import write
     from matgen.sample import sample as sample_run
     from matgen.sample.plot import plot_samples
 
+    world = join(device, backend)  # under torchrun: one process group, each process on its own GPU
     run = load_run(run_dir, device=_device(device))
     if ctx.get_parameter_source("steps").name == "DEFAULT":
         steps = run.model_config.options.get("nfe", steps)  # a distilled run: the steps it was distilled for
@@ -145,6 +151,8 @@ def sample(
         result = sample_run(run, targets, n=n, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                             batch_size=batch_size, progress=progress, regressor=regressor, regressor_scale=regressor_scale,
                             physics=physics_guidance, physics_scale=physics_scale)
+    if not world.is_main:
+        return  # every process holds all the samples; rank 0 writes and reports them
     print_warnings(result.warnings)
     write(output, result.dataset)
     console.print(f"[green]sampled[/green] {n} {result.dataset.kind} row(s) → {output} ({result.dataset.attrs['sampler']}"

@@ -8,10 +8,11 @@ from rich.console import Console
 from rich.table import Table
 
 from matgen.cli.progress import print_warnings
+from matgen.common.distributed import is_main_process
 from matgen.data.dataset import Dataset
 from matgen.data.summary import describe_signals, summarize_conditions
 
-console = Console(soft_wrap=False)
+console = Console(soft_wrap=False, quiet=not is_main_process())  # under torchrun rank 0 alone prints
 
 
 def print_info(ds: Dataset, path: Path) -> None:

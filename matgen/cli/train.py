@@ -11,7 +11,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.options import default_help
+from matgen.cli.options import Backend, default_help
 from matgen.errors import MatgenError
 from matgen.train.config import TrainConfig
 
@@ -93,9 +93,15 @@ def train(
                                              "spinodal and composite; off otherwise).", "--circular/--no-circular")] = None,
     spectrum_norm: Annotated[Optional[str], _field("Spectra, per spectrum: max (s / max s) or log-max "
                                                    "(log1p(1000 s / max s) / log1p(1000))", "spectrum_norm")] = None,
+    backend: Backend = "auto",
 ) -> None:
-    """Train a conditional diffusion model, VAE or guidance regressor on a matgen dataset; Ctrl-C saves a checkpoint."""
+    """Train a conditional diffusion model, VAE or guidance regressor on a matgen dataset; Ctrl-C saves a checkpoint.
+
+    Under `torchrun --nproc-per-node N -m matgen train ...` the N processes train one model together
+    (DistributedDataParallel; --batch-size is the global batch), as docs/scaling.md describes."""
     from matgen.cli.progress import progress_bar
+    from matgen.common.distributed import join
+    from matgen.runs import read_config
     from matgen.train import read_toml
     from matgen.train import resume as resume_run
     from matgen.train import train as train_run
@@ -115,6 +121,7 @@ def train(
         if fixed:
             raise MatgenError(f"--resume continues with the run's own options; only --steps, --epochs and --device may "
                               f"change (got {', '.join(fixed)})")
+        join(device or read_config(output).train.get("device", "auto"), backend)  # torchrun: one process group
         with progress_bar("training") as progress:
             result = resume_run(output, data, steps=steps, epochs=epochs, device=device, progress=progress)
     else:
@@ -128,6 +135,7 @@ def train(
         train_config = base.override(**options)
         if min_snr is not None:
             train_config.min_snr = min_snr if min_snr > 0 else None
+        join(train_config.device, backend)  # under torchrun: one process group
         with progress_bar("training") as progress:
             result = train_run(data, train_config, output, progress=progress, force=force)
     _report(result)

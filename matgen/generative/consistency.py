@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from matgen.common.distributed import BatchShard, whole_batch
 from matgen.errors import MatgenError
 from matgen.generative.objectives import append_dims
 from matgen.generative.samplers import Callback, Denoiser, Generators, randn_like
@@ -97,7 +98,7 @@ def distance(a: torch.Tensor, b: torch.Tensor, kind: str = "pseudo-huber", c: fl
 
 def consistency_distillation_loss(student: Denoiser, teacher: Denoiser, x0: torch.Tensor, cond: Any,
                                   levels: torch.Tensor, generator: torch.Generator, solver: str = "heun",
-                                  kind: str = "pseudo-huber") -> torch.Tensor:
+                                  kind: str = "pseudo-huber", shard: BatchShard | None = None) -> torch.Tensor:
     """Return the scalar consistency distillation loss of the batch x0 (B, C, *S) (Algorithm 2, iCT weights).
 
     Args:
@@ -108,10 +109,12 @@ def consistency_distillation_loss(student: Denoiser, teacher: Denoiser, x0: torc
         generator: every random draw (the level index i and the noise n) comes from it.
         solver: the teacher's ODE step, heun or euler.
         kind: the distance d, pseudo-huber or l2.
+        shard: x0 holds these rows of a larger batch (a DDP process): i and n are drawn for the whole batch and cut.
     """
-    B, device = x0.shape[0], generator.device
-    i = torch.randint(0, len(levels) - 1, (B,), generator=generator, device=device).to(x0.device)  # (B,)
-    n = torch.randn(x0.shape, generator=generator, device=device, dtype=x0.dtype).to(x0.device)  # (B, C, *S)
+    shard, device = whole_batch(x0.shape[0]) if shard is None else shard, generator.device
+    i = shard.rows(torch.randint(0, len(levels) - 1, (shard.batch,), generator=generator, device=device))  # (B,)
+    n = shard.rows(torch.randn(shard.shape(x0.shape), generator=generator, device=device, dtype=x0.dtype))  # (B, C, *S)
+    i, n = i.to(x0.device), n.to(x0.device)
     table = levels.to(x0.device)
     sigma, sigma_next = table[i].to(x0.dtype), table[i + 1].to(x0.dtype)  # (B,) sigma_i < sigma_{i+1}
     y_next = x0 + append_dims(sigma_next, x0.ndim) * n

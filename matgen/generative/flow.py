@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import torch
 
+from matgen.common.distributed import BatchShard, whole_batch
 from matgen.errors import MatgenError
 from matgen.generative.objectives import append_dims
 from matgen.generative.samplers import Callback, Denoiser, Generators
@@ -51,16 +52,19 @@ def flow_path(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Ten
 
 
 def flow_loss(velocity: Velocity, x0: torch.Tensor, cond: Any, generator: torch.Generator,
-              eps: torch.Tensor | None = None) -> torch.Tensor:
+              eps: torch.Tensor | None = None, shard: BatchShard | None = None) -> torch.Tensor:
     """Return the conditional flow-matching loss mean |v(x_t, t, c) - (eps - x0)|^2 (Lipman et al. 2023, eq. 23).
 
     t ~ U(0, 1) and eps ~ N(0, I) are drawn from ``generator`` (one per batch); ``eps`` (B, ...) given: the
-    paired noise of a reflow coupling (Liu et al. 2023, Algorithm 1) instead of independent noise.
+    paired noise of a reflow coupling (Liu et al. 2023, Algorithm 1) instead of independent noise. ``shard``:
+    x0 holds these rows of a larger batch (a DDP process), t and eps are drawn for the whole batch and cut.
     """
-    B = x0.shape[0]
-    t = torch.rand(B, generator=generator, device=generator.device, dtype=torch.float32).to(x0.device)
+    shard = whole_batch(x0.shape[0]) if shard is None else shard
+    t = shard.rows(torch.rand(shard.batch, generator=generator, device=generator.device,
+                              dtype=torch.float32)).to(x0.device)
     if eps is None:
-        eps = torch.randn(x0.shape, generator=generator, device=generator.device, dtype=x0.dtype).to(x0.device)
+        eps = shard.rows(torch.randn(shard.shape(x0.shape), generator=generator, device=generator.device,
+                                     dtype=x0.dtype)).to(x0.device)
     v = velocity(flow_path(x0, eps, t), t, cond)
     return ((v.float() - (eps - x0).float()) ** 2).mean()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from matgen.common.distributed import BatchShard, whole_batch
 from matgen.generative.vae import gaussian_kl
 
 
@@ -28,9 +29,12 @@ def autoencoder_loss(x: Tensor, x_hat: Tensor, mean: Tensor, logvar: Tensor, kl_
     return recon + kl_weight * kl
 
 
-def sample_posterior(mean: Tensor, logvar: Tensor, generator: torch.Generator) -> Tensor:
-    """Return z = mean + exp(logvar / 2) eps (B, C_z, *S / f), eps ~ N(0, I) from ``generator``."""
-    eps = torch.randn(mean.shape, generator=generator, device=generator.device).to(mean)
+def sample_posterior(mean: Tensor, logvar: Tensor, generator: torch.Generator,
+                     shard: BatchShard | None = None) -> Tensor:
+    """Return z = mean + exp(logvar / 2) eps (B, C_z, *S / f), eps ~ N(0, I) from ``generator``
+    (``shard``: mean holds these rows of a larger batch, eps is drawn for the whole batch and cut)."""
+    shard = whole_batch(mean.shape[0]) if shard is None else shard
+    eps = shard.rows(torch.randn(shard.shape(mean.shape), generator=generator, device=generator.device)).to(mean)
     return mean + (0.5 * logvar).exp() * eps
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import torch
 
+from matgen.common.distributed import BatchShard, whole_batch
 from matgen.errors import MatgenError
 
 PREDICTIONS = ("eps", "x0", "v")
@@ -95,6 +96,7 @@ def diffusion_loss(
     prediction: str = "eps",
     min_snr_gamma: float | None = None,
     generator: torch.Generator | None = None,
+    shard: BatchShard | None = None,
 ) -> torch.Tensor:
     """Return the scalar weighted denoising loss E_t,eps[w_t |target - model_fn(x_t, t, cond)|^2].
 
@@ -110,12 +112,16 @@ def diffusion_loss(
         prediction: ``"eps"``, ``"x0"`` or ``"v"``.
         min_snr_gamma: gamma of min-SNR weighting (5 in Hang et al. 2023); None for unit weights.
         generator: source of t and eps (on any device; draws are moved to x0's device).
+        shard: x0 holds these rows of a larger batch (a process of a DDP run): t and eps are drawn for the
+            whole batch and cut to them (default: x0 is the whole batch).
     """
     check_prediction(prediction)
     B, T = x0.shape[0], alpha_bar.shape[0]
+    shard = whole_batch(B) if shard is None else shard
     rng_device = generator.device if generator is not None else x0.device
-    t = torch.randint(T, (B,), generator=generator, device=rng_device).to(x0.device)
-    eps = torch.randn(x0.shape, generator=generator, device=rng_device, dtype=x0.dtype).to(x0.device)
+    t = shard.rows(torch.randint(T, (shard.batch,), generator=generator, device=rng_device)).to(x0.device)
+    eps = shard.rows(torch.randn(shard.shape(x0.shape), generator=generator, device=rng_device,
+                                 dtype=x0.dtype)).to(x0.device)
     alpha_bar_t = alpha_bar.to(device=x0.device, dtype=x0.dtype)[t]  # (B,)
     output = model_fn(q_sample(x0, alpha_bar_t, eps), t, cond)
     target = prediction_target(x0, eps, alpha_bar_t, prediction)

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence, Union
 
 import torch
 
+from matgen.common.distributed import BatchShard, whole_batch
 from matgen.errors import MatgenError
 from matgen.generative.objectives import append_dims, check_prediction, to_x0_eps
 from matgen.generative.schedules import alpha_bar_from_sigma, sigma_to_t
@@ -55,11 +56,17 @@ def per_sample_noise(
     return torch.stack(rows).to(device)
 
 
-def randn_like(x: torch.Tensor, generator: Generators = None) -> torch.Tensor:
-    """Return N(0, I) noise shaped like x from one generator, a per-sample list, or the global RNG."""
+def randn_like(x: torch.Tensor, generator: Generators = None, shard: BatchShard | None = None) -> torch.Tensor:
+    """Return N(0, I) noise shaped like x from one generator, a per-sample list, or the global RNG.
+
+    ``shard``: x holds these rows of a larger batch (a DDP process); one generator (or the global RNG)
+    then draws for the whole batch and the shard's rows are returned. Per-sample generators are per row already.
+    """
     if generator is None or isinstance(generator, torch.Generator):
         device = generator.device if generator is not None else x.device
-        return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+        shard = whole_batch(x.shape[0]) if shard is None else shard
+        return shard.rows(torch.randn(shard.shape(x.shape), generator=generator, device=device,
+                                      dtype=x.dtype)).to(x.device)
     return per_sample_noise(x.shape, generator, x.device, x.dtype)
 
 

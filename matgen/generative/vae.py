@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from matgen.common.distributed import BatchShard
 from matgen.common.seeding import seeded_generators
 from matgen.errors import MatgenError
 from matgen.generative.samplers import Generators, per_sample_noise, randn_like
@@ -48,13 +49,14 @@ INTERPOLATIONS = ("slerp", "linear")
 # --- the objective ---------------------------------------------------------------------------
 
 
-def reparameterize(mu: Tensor, logvar: Tensor, generator: Generators = None) -> Tensor:
+def reparameterize(mu: Tensor, logvar: Tensor, generator: Generators = None, shard: BatchShard | None = None) -> Tensor:
     """Return z = mu + exp(logvar / 2) * eps (B, Z), eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4).
 
     ``generator`` is one torch.Generator, a list of one per sample (row i then depends on
-    generator i alone), or None for the global RNG.
+    generator i alone), or None for the global RNG; ``shard``: mu holds these rows of a larger batch
+    (see :func:`~matgen.generative.samplers.randn_like`).
     """
-    return mu + (0.5 * logvar).exp() * randn_like(mu, generator)
+    return mu + (0.5 * logvar).exp() * randn_like(mu, generator, shard)
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -280,16 +282,17 @@ class ConditionalVAE(nn.Module):
 
     def forward(
         self, x: Tensor, cond_values: CondValues = None, drop: Tensor | None = None, beta: float = 1.0,
-        free_bits: float = 0.0, generator: Generators = None,
+        free_bits: float = 0.0, generator: Generators = None, shard: BatchShard | None = None,
     ) -> dict[str, Tensor]:
         """Return :func:`vae_loss`'s dict for a batch x (B, ...), plus the posterior ``mu`` and ``logvar`` (B, Z).
 
         ``drop`` (B, K) bool hides conditions from both nets (condition dropout, so the model also
-        learns p(x | z) with some or all conditions unknown); ``generator`` draws the reparameterisation noise.
+        learns p(x | z) with some or all conditions unknown); ``generator`` draws the reparameterisation noise;
+        ``shard``: x holds these rows of a larger batch (a DDP process; free bits then clamp the shard's mean KL).
         """
         emb = self._embed(cond_values, x.shape[0], drop)
         mu, logvar = self.encoder(x, emb)  # 2 x (B, Z)
-        x_recon = self.decoder(reparameterize(mu, logvar, generator), emb)  # (B, ...)
+        x_recon = self.decoder(reparameterize(mu, logvar, generator, shard), emb)  # (B, ...)
         out = vae_loss(x, x_recon, mu, logvar, beta, free_bits, self.likelihood)
         return {**out, "mu": mu, "logvar": logvar}
 

@@ -2,7 +2,8 @@
 
 Sample i of a call with ``seed`` draws every random number (its starting noise, and the noise of
 a stochastic sampler; a VAE's latent) from its own generator seeded ``seed + i``, so any sample
-can be regenerated alone (``n=1, seed=seed + i``) whatever the batch size. The diffusion path is
+can be regenerated alone (``n=1, seed=seed + i``) whatever the batch size, and under torchrun the
+processes share the batches and gather them in order (docs/scaling.md). The diffusion path is
 
     sigmas = model.sampling_grid(sampler, steps, spacing)        # decreasing, ends in 0
     x = model.start_scale(sigmas[0]) n,  n ~ N(0, I)             # the VE image of the prior
@@ -25,6 +26,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from matgen.common.distributed import gather_in_order, join, shard_range
 from matgen.common.files import jsonable
 from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
@@ -84,6 +86,10 @@ def sample(
     physics_targets: Mapping[str, Interval] | None = None,
 ) -> SampleResult:
     """Return n samples of a trained run for the given targets (NaN / absent = not conditioned).
+
+    Under torchrun every process calls this alike (with the model on its own device): each draws a
+    contiguous share of the batches, and every process returns all n samples, identical to one
+    process's (:func:`~matgen.common.distributed.gather_in_order`); rank 0 writes them.
 
     Args:
         run: a loaded :class:`~matgen.runs.Run` or its directory.
@@ -151,9 +157,11 @@ def sample(
         spacing = spacing or model.samplers[sampler_name]
         denoiser = model.denoiser(guidance)
     batches = list(range(0, n, batch_size))
+    world = join(p.device.type)  # under torchrun: each process draws a contiguous share of the batches
+    mine = [batches[b] for b in shard_range(len(batches), world.rank, world.size)]
     out = []
     with torch.no_grad():
-        for b, start in enumerate(batches):
+        for b, start in enumerate(mine):
             idx = list(range(start, min(n, start + batch_size)))
             seeds = [seed + i for i in idx]
             cond = torch.as_tensor(values[idx], dtype=p.dtype, device=p.device) if run.conditions else None
@@ -161,16 +169,16 @@ def sample(
                 z = physics_guided_latents(lambda latent: model.decode(latent, cond), model.prior_latents(seeds),
                                            phys, run.data, intervals, idx, physics_scale, requests)
                 x = model.decode(z, cond)
-                progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
+                progress(b + 1, len(mine), f"samples {idx[0]}..{idx[-1]}")
             elif is_vae:
                 x = model.sample_prior(cond, seeds)
-                progress(b + 1, len(batches), f"samples {idx[0]}..{idx[-1]}")
+                progress(b + 1, len(mine), f"samples {idx[0]}..{idx[-1]}")
             else:
                 gens = seeded_generators(seeds)  # CPU generators: the same noise on every device
                 x = model.start_noise(gens, (run.data.channels, *run.data.shape), sigmas[0].item())
 
                 def callback(i: int, total: int, b=b) -> None:
-                    progress(b * total + i + 1, len(batches) * total, f"samples {idx[0]}..{idx[-1]}, step {i + 1}/{total}")
+                    progress(b * total + i + 1, len(mine) * total, f"samples {idx[0]}..{idx[-1]}, step {i + 1}/{total}")
 
                 guided = denoiser
                 if steer_values is not None:
@@ -181,7 +189,7 @@ def sample(
                                             requests=requests)
                 x = model.finish(sampler_fn(guided, x, sigmas, cond, generator=gens, callback=callback), cond)
             out.append(x.float().cpu().numpy())
-    x = np.concatenate(out)  # (n, C, *S)
+    x = np.concatenate(gather_in_order(out, world))  # (n, C, *S): every process's batches in order
     provenance = {"sampler": sampler_name, "steps": steps, "guidance": float(guidance), "spacing": spacing,
                   "targets": json.dumps({k: _jsonable(v) for k, v in (targets or {}).items()}, default=str)}
     specs, roles = list(run.conditions), dict(run.data.roles)

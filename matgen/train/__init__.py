@@ -6,7 +6,8 @@
     >>> result = distill("runs/density", "runs/density-cd", nfe=4, steps=2000)   # 1-4 step sampling
 
 Files: :mod:`~matgen.train.config` (the options, :class:`TrainConfig`), :mod:`~matgen.train.plan`
-(options + data -> what is built), :mod:`~matgen.train.loop` (the loop, resume),
+(options + data -> what is built), :mod:`~matgen.train.loop` (the loop, resume), :mod:`~matgen.train.ddp`
+(the loss as a DistributedDataParallel module, for torchrun; docs/scaling.md),
 :mod:`~matgen.train.finetuning` (continue a run on new data), :mod:`~matgen.train.distillation` (a consistency
 student of a diffusion run). What a run *is* -- its directory,
 model kinds, normalisation, :func:`~matgen.runs.load_run` -- lives in :mod:`matgen.runs`.

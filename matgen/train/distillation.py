@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from matgen.common.files import file_sha256
+from matgen.common.distributed import batch_shard, held_by_main, join, run_on_main, torchrun_world
 from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
 from matgen.data import read
@@ -80,9 +81,15 @@ def distill(teacher_run: str | Path, run_dir: str | Path, config: DistillConfig 
                    n_val=0 if val_part is None else len(val_part))
     origin = {"run": str(teacher_run.resolve()), "weights_sha256": model_config.options["teacher"]["weights_sha256"],
               "kind": base.model.kind, "distillation": config.__dict__}
-    with folder_lock(run_dir, "run"):
+    batch_shard(train_config.batch_size, torchrun_world())
+    world = join(train_config.device)  # under torchrun: one process group, as train()
+
+    def start() -> None:
         RunFiles(run_dir).clear_outputs()
         write_config(run_dir, model_config, data, train_config.to_dict(), {"distilled_from": origin})
+
+    with held_by_main(folder_lock(run_dir, "run"), world):
+        run_on_main(start, world)
         return _fit(run_dir, train_part, val_part, model_config, data, train_config, progress, resume=False)
 
 

@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from matgen.common.files import file_sha256
+from matgen.common.distributed import batch_shard, held_by_main, join, run_on_main, torchrun_world
 from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
 from matgen.data import read
@@ -83,6 +84,8 @@ def finetune(base_run: str | Path, data_path: str | Path, run_dir: str | Path, s
     if RunFiles(run_dir).holds_run() and not force:
         raise MatgenError(f"{run_dir} already holds a run; continue it with resume() or pass force=True")
     config = finetune_config(base_config, steps, lr, seed, device)
+    batch_shard(config.batch_size, torchrun_world())
+    world = join(config.device)  # under torchrun: one process group, as train()
     ds = read(data_path)
     check_fits(ds, base_data, str(data_path))
     for spec in model_config.conditions:
@@ -90,9 +93,12 @@ def finetune(base_run: str | Path, data_path: str | Path, run_dir: str | Path, s
     train_part, val_part = _split(ds, config)
     data = replace(base_data, path=str(Path(data_path).resolve()), sha256=file_sha256(data_path),
                    n_train=len(train_part), n_val=0 if val_part is None else len(val_part))
-    with folder_lock(run_dir, "run"):
+    def start() -> None:
         RunFiles(run_dir).clear_outputs()
         write_config(run_dir, model_config, data, config.to_dict(), {"finetuned_from": _origin(base_run, base_data)})
+
+    with held_by_main(folder_lock(run_dir, "run"), world):
+        run_on_main(start, world)
         return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False,
                     start_from=lambda model, ema, optimizer: _load_base(base_run, model, ema, optimizer))
 

@@ -7,6 +7,11 @@ it had never stopped: weights, AdamW moments, EMA, step and RNG states are all r
 learning rate is a pure function of the step. On a CPU ``train 20 steps`` and ``train 10 steps,
 interrupt, resume 10 steps`` give bit-identical weights (tests/test_train.py).
 
+Under torchrun the processes train one model with DistributedDataParallel: each computes the rows
+:func:`~matgen.common.distributed.batch_shard` of every global batch, drawing the whole batch's
+noise and cutting its rows, so the run is the single-process run up to rounding
+(tests/test_ddp.py); rank 0 alone validates and writes metrics and checkpoints (docs/scaling.md).
+
 EMA: torch's own :class:`~torch.optim.swa_utils.AveragedModel` with ``get_ema_multi_avg_fn``; its
 weights compute the validation loss and are what ``model.safetensors`` holds for sampling.
 """
@@ -25,6 +30,10 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from matgen.common.device import resolve_device
+from matgen.common.distributed import (
+    SINGLE, BatchShard, World, barrier, batch_shard, current_world, held_by_main, join, mean_over_ranks,
+    process_device, run_on_main, torchrun_world, whole_batch,
+)
 from matgen.common.files import file_sha256
 from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
@@ -40,6 +49,7 @@ from matgen.runs.config import RUN_FORMAT, write_config
 from matgen.runs.metrics import read_metrics, write_metrics
 from matgen.runs.tensors import save_tensors
 from matgen.train.config import TrainConfig
+from matgen.train.ddp import training_objective
 from matgen.train.plan import plan
 
 
@@ -110,21 +120,31 @@ def _autocast(device: torch.device):
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, cond: torch.Tensor,
-               config: TrainConfig, step: int, generator: torch.Generator) -> float:
-    """Do one optimizer step on the batch x (B, C, *S), cond (B, K); return its loss."""
+               config: TrainConfig, step: int, generator: torch.Generator, shard: BatchShard | None = None,
+               objective: nn.Module | None = None, world: World = SINGLE) -> float:
+    """Do one optimizer step on the batch x (B, C, *S), cond (B, K); return its loss.
+
+    In a run of several processes (``world``) x and cond are the rows ``shard`` of the global batch,
+    ``objective`` is the DDP module of :func:`~matgen.train.ddp.training_objective`, and the loss
+    returned is the global batch's (the mean of the processes' shard losses); every process then
+    holds the same updated weights.
+    """
     model.train()
-    B, K = cond.shape
-    drop = random_drop_mask(B, K, config.cond_drop, generator, generator.device).to(x.device) if K else None
+    shard = whole_batch(len(x)) if shard is None else shard
+    K = cond.shape[1]
+    drop = shard.rows(random_drop_mask(shard.batch, K, config.cond_drop, generator, generator.device)).to(x.device) \
+        if K else None
     with _autocast(x.device):
-        loss = model.training_loss(x, cond, drop, generator, config, step)
-    if not torch.isfinite(loss):
-        raise MatgenError(f"the training loss became {loss.item()} at step {step + 1}; lower --lr or check the data")
+        loss = (objective or training_objective(model, SINGLE))(x, cond, drop, generator, config, step, shard)
+    value = mean_over_ranks(loss.detach(), world)  # every process stops alike on a non-finite loss
+    if not math.isfinite(value):
+        raise MatgenError(f"the training loss became {value} at step {step + 1}; lower --lr or check the data")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if config.grad_clip > 0:
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
     optimizer.step()
-    return float(loss.detach())
+    return value
 
 
 @torch.no_grad()
@@ -169,21 +189,33 @@ def train(data_path: str | Path, config: TrainConfig, run_dir: str | Path, progr
           force: bool = False) -> RunResult:
     """Train a model on the dataset file ``data_path`` into ``run_dir``; return what was done.
 
+    Under torchrun every process calls this alike: they join one process group (nccl on CUDA, gloo
+    on the CPU; :func:`matgen.common.distributed.join` called first chooses another), each computes
+    its rows of every global batch, and rank 0 alone writes ``run_dir`` (docs/scaling.md); the
+    result equals a single process's run.
+
     Raises:
         MatgenError: ``run_dir`` already holds a run (without ``force``), the dataset is unreadable,
-            a condition is unknown (the message lists the dataset's), or an option is invalid.
+            a condition is unknown (the message lists the dataset's), an option is invalid, or the
+            batch size does not split evenly over the processes.
     """
     config.check()
+    batch_shard(config.batch_size, torchrun_world())  # refused before any work when it does not split evenly
+    world = join(config.device)
     run_dir, files = Path(run_dir), RunFiles(run_dir)
-    _check_free(files, force)
+    run_on_main(lambda: _check_free(files, force), world)
     ds = read(data_path)
     train_part, val_part = _split(ds, config)
     model_config, data = plan(ds, train_part, str(Path(data_path).resolve()), file_sha256(data_path), config)
     data.n_train, data.n_val = len(train_part), 0 if val_part is None else len(val_part)
-    with folder_lock(run_dir, "run"):
+
+    def start() -> None:
         _check_free(files, force)  # again: another process may have trained here meanwhile
         files.clear_outputs()
         write_config(run_dir, model_config, data, config.to_dict())
+
+    with held_by_main(folder_lock(run_dir, "run"), world):
+        run_on_main(start, world)
         return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=False)
 
 
@@ -197,6 +229,9 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
            epochs: float | None = None, device: str | None = None, progress: Progress = no_progress) -> RunResult:
     """Continue the run in ``run_dir`` from its checkpoint, exactly where it stopped.
 
+    The number of processes may differ from the run's so far (under torchrun, as :func:`train`): the
+    checkpoint holds the global state, and every process cuts its rows from the same global batches.
+
     Args:
         data_path: the training data (default: the path in config.json); its SHA-256 must match.
         steps, epochs: a new run length (the cosine schedule is stretched from here on, so the
@@ -204,7 +239,8 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
         device: where to continue (default: as configured).
 
     Raises:
-        MatgenError: no run or no checkpoint there, or the data file changed.
+        MatgenError: no run or no checkpoint there, the data file changed, or the batch size does
+            not split evenly over the processes.
     """
     run_dir = Path(run_dir)
     run_config = read_config(run_dir)
@@ -221,10 +257,12 @@ def resume(run_dir: str | Path, data_path: str | Path | None = None, steps: int 
         if steps is not None and epochs is None:
             config.epochs = None
     config = config.override(device=device).check()
+    batch_shard(config.batch_size, torchrun_world())
+    world = join(config.device)
     ds = read(path)
     train_part, val_part = _split(ds, config)
-    with folder_lock(run_dir, "run"):
-        write_config(run_dir, model_config, data, config.to_dict(), run_config.records)  # records: e.g. finetuned_from
+    with held_by_main(folder_lock(run_dir, "run"), world):  # waits for every process: all have read config.json
+        run_on_main(lambda: write_config(run_dir, model_config, data, config.to_dict(), run_config.records), world)
         return _fit(run_dir, train_part, val_part, model_config, data, config, progress, resume=True)
 
 
@@ -233,8 +271,11 @@ def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_con
     """Run the optimizer steps (fresh or from the checkpoint) with logging, evaluation and checkpoints.
 
     ``start_from(model, ema, optimizer)``, if given, loads another run's state before step 0 (fine-tuning).
+    In a process group (:func:`~matgen.common.distributed.join`) every process trains its slice of each
+    batch; rank 0 alone writes, and the others wait for it at the end.
     """
-    device = resolve_device(config.device)
+    world = current_world()
+    device = process_device(resolve_device(config.device), world)
     total, warmup, decay = schedule_lengths(config, len(train_part))
     cuda = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):  # the caller's global RNG is left as it was
@@ -255,21 +296,30 @@ def _fit(run_dir: Path, train_part: Dataset, val_part: Dataset | None, model_con
             rows = [r for r in read_metrics(run_dir) if r["step"] <= start]
         x_train, c_train = _tensors(train_part, model, model_config, data, device)
         x_val, c_val = _tensors(val_part, model, model_config, data, device) if val_part is not None else (None, None)
-        loop = _Loop(run_dir, model, ema, optimizer, config, total, warmup, progress)
+        loop = _Loop(run_dir, model, ema, optimizer, config, total, warmup, progress, world)
         result = loop.run(start, rows, acc, x_train, c_train, x_val, c_val)
-    write_model_card(run_dir)
+    if world.is_main:
+        write_model_card(run_dir)
+    barrier(world)  # the run directory is complete when any process returns
     return result
 
 
 class _Loop:
-    """The stateful part of a training call: steps, metrics rows, checkpoints."""
+    """The stateful part of a training call: steps, metrics rows, checkpoints (rank 0 writes them, validates and
+    reports progress; every process steps)."""
 
-    def __init__(self, run_dir, model, ema, optimizer, config: TrainConfig, total: int, warmup: int, progress):
+    def __init__(self, run_dir, model, ema, optimizer, config: TrainConfig, total: int, warmup: int, progress,
+                 world: World = SINGLE):
         self.run_dir, self.model, self.ema, self.optimizer = run_dir, model, ema, optimizer
-        self.config, self.total, self.warmup, self.progress = config, total, warmup, progress
+        self.config, self.total, self.warmup = config, total, warmup
+        self.world, self.shard = world, batch_shard(config.batch_size, world)
+        self.objective = training_objective(model, world)
+        self.progress = progress if world.is_main else no_progress
         self.warnings: list[str] = []
 
     def save(self, step: int, acc: list) -> None:
+        if not self.world.is_main:
+            return
         save_checkpoint(self.run_dir, self.model, self.ema, self.optimizer,
                         {"step": step, "loss_sum": acc[0], "loss_count": acc[1], "total_steps": self.total})
         save_tensors(RunFiles(self.run_dir).weights, self.ema.module.state_dict(),
@@ -290,10 +340,10 @@ class _Loop:
                 lr = learning_rate(step, c.lr, self.warmup, self.total, c.min_lr_ratio)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                index = torch.as_tensor(batch_indices(c.seed, step, n, B), device=device)
+                index = torch.as_tensor(self.shard.rows(batch_indices(c.seed, step, n, B)), device=device)
                 consistent = False
                 loss = train_step(self.model, self.optimizer, x_train[index], c_train[index], c, step,
-                                  step_generator(c.seed, step, device))
+                                  step_generator(c.seed, step, device), self.shard, self.objective, self.world)
                 self.ema.update_parameters(self.model)
                 done = step + 1
                 acc[0] += loss
@@ -307,12 +357,13 @@ class _Loop:
                     now = time.perf_counter()
                     row = {"step": done, "loss": acc[0] / acc[1], "val_loss": None, "lr": lr,
                            "samples_per_s": round(seen / max(now - clock, 1e-9), 2)}
-                    if evaluate_now:
+                    if evaluate_now and self.world.is_main:  # the EMA weights are the same in every process
                         row["val_loss"], warning = validate(self.ema.module, x_val, c_val, c)
                         if warning and last:
                             self.warnings.append(warning)
                     rows.append(row)
-                    write_metrics(self.run_dir, rows)
+                    if self.world.is_main:
+                        write_metrics(self.run_dir, rows)
                     acc[:] = [0.0, 0]
                     clock, seen = time.perf_counter(), 0
                     message = _message(rows)

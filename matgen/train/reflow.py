@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from matgen.common.distributed import barrier, join
 from matgen.common.progress import Progress, no_progress
 from matgen.common.seeding import seeded_generators
 from matgen.data import read, write
 from matgen.data.dataset import Condition
 from matgen.errors import MatgenError
-from matgen.runs import RunFiles, condition_matrix, from_network, load_run
+from matgen.runs import RunFiles, condition_matrix, from_network, load_run, read_config
 from matgen.runs.kinds.flow import NOISE_SEED
 from matgen.train.finetuning import finetune
 from matgen.train.loop import RunResult
@@ -77,8 +78,11 @@ def reflow(flow_run: str | Path, run_dir: str | Path, steps: int = 2000, copies:
                     conditions=conditions, ids=np.asarray([f"reflow-{s}" for s in seeds]),
                     sources=np.asarray([f"matgen reflow {flow_run} noise seed {s}" for s in seeds]),
                     synthetic=np.ones(len(rows), bool), attrs={**ds.attrs, "reflow_of": str(Path(flow_run).resolve())})
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = write(run_dir / PAIRS, pairs.check())
+    path, world = run_dir / PAIRS, join(device or read_config(flow_run).train.get("device", "auto"))
+    if world.is_main:  # under torchrun every process makes the same pairs; rank 0 writes them
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write(path, pairs.check())
+    barrier(world)
     return finetune(flow_run, path, run_dir, steps, lr=lr, seed=seed, device=device, progress=progress, force=True,
                     model_options={"reflow": True})
 

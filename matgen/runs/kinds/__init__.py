@@ -9,8 +9,11 @@ A kind module defines ``MODEL``, an ``nn.Module`` class built from a
 * ``size_multiple(preset, net_options)``: every signal size must be a multiple of it;
 * ``plan(options, data, specs, cond_dim, common, net_options)``: the ModelConfig of a new run
   (``options``: the training options, :class:`matgen.train.TrainConfig`);
-* ``training_loss(x0, cond, drop, generator, options, step)`` and
-  ``validation_loss(x0, cond, generator, options) -> (loss, latents or None)``.
+* ``training_loss(x0, cond, drop, generator, options, step, shard=None)`` and
+  ``validation_loss(x0, cond, generator, options) -> (loss, latents or None)``; ``shard``
+  (a :class:`~matgen.common.distributed.BatchShard`) says which rows of the step's global batch
+  x0 holds in a multi-process run: every draw from ``generator`` is made for the whole batch and
+  cut to those rows, so the processes together compute the single-process step.
 
 Built in: :mod:`~matgen.runs.kinds.diffusion`, :mod:`~matgen.runs.kinds.vae`,
 :mod:`~matgen.runs.kinds.regressor`, :mod:`~matgen.runs.kinds.autoencoder` and

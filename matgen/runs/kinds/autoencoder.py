@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from matgen.common.distributed import BatchShard
 from matgen.errors import MatgenError
 from matgen.generative.latent import autoencoder_loss, sample_posterior
 from matgen.nets.autoencoder import AUTOENCODER_PRESETS, Autoencoder, AutoencoderConfig, autoencoder_preset
@@ -76,10 +77,10 @@ class AutoencoderModel(ModelKind):
         return self.net.decode(z)
 
     def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
-                      step: int) -> Tensor:
+                      step: int, shard: BatchShard | None = None) -> Tensor:
         """Squared error of decode(z), z ~ q(z | x0), plus ``options.kl_weight`` x KL per signal element."""
         mean, logvar = self.encode(x0)
-        x_hat = self.decode(sample_posterior(mean, logvar, generator))
+        x_hat = self.decode(sample_posterior(mean, logvar, generator, shard))
         return autoencoder_loss(x0, x_hat, mean, logvar, options.kl_weight)
 
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:

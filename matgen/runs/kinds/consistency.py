@@ -30,6 +30,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from matgen.common.distributed import BatchShard
 from matgen.common.files import file_sha256
 from matgen.errors import MatgenError
 from matgen.generative.consistency import (
@@ -116,18 +117,20 @@ class ConsistencyModel(ModelKind):
         """What the teacher trains on (for a diffusion teacher: the signals)."""
         return self.teacher.training_inputs(x, part)
 
-    def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator) -> Tensor:
-        """The consistency distillation loss of the batch x0 (B, C, *S); ``drop`` (B, K) hides conditions (NaN)."""
+    def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
+             shard: BatchShard | None = None) -> Tensor:
+        """The consistency distillation loss of the batch x0 (B, C, *S); ``drop`` (B, K) hides conditions (NaN);
+        ``shard``: x0 holds these rows of a larger batch (a DDP process, see :class:`BatchShard`)."""
         if drop is not None and cond.shape[1]:
             cond = cond.masked_fill(drop, float("nan"))  # NaN: not given, to the teacher and the student alike
         o = self.config.options
         return consistency_distillation_loss(self.denoiser(), self.teacher.denoiser(self.guidance), x0, cond,
-                                             self.levels, generator, o["solver"], o["distance"])
+                                             self.levels, generator, o["solver"], o["distance"], shard)
 
     def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
-                      step: int) -> Tensor:
-        """The loss of one training batch (:meth:`loss`)."""
-        return self.loss(x0, cond, drop, generator)
+                      step: int, shard: BatchShard | None = None) -> Tensor:
+        """The loss of one training batch, or of its rows ``shard`` (:meth:`loss`)."""
+        return self.loss(x0, cond, drop, generator, shard)
 
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:
         """The training loss without condition dropout, and no latents."""

@@ -14,6 +14,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from matgen.common.distributed import BatchShard
 from matgen.generative import classifier_free_guidance, diffusion_loss, get_schedule, sampling_sigmas, vp_denoiser
 from matgen.runs.config import ModelConfig
 from matgen.runs.kinds.unet import UNetKind
@@ -41,15 +42,16 @@ class DiffusionModel(UNetKind):
                            options.prediction, options.schedule, options.timesteps, "")
 
     def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
-             min_snr: float | None = None) -> Tensor:
-        """Return the scalar weighted denoising loss of the batch x0 (B, C, *S) (Ho et al. 2020, Algorithm 1)."""
+             min_snr: float | None = None, shard: BatchShard | None = None) -> Tensor:
+        """Return the scalar weighted denoising loss of the batch x0 (B, C, *S) (Ho et al. 2020, Algorithm 1);
+        ``shard``: x0 holds these rows of a larger batch (a DDP process, see :class:`BatchShard`)."""
         return diffusion_loss(lambda x_t, t, c: self(x_t, t, c, drop), x0, cond, self.alpha_bar,
-                              self.prediction, min_snr, generator)
+                              self.prediction, min_snr, generator, shard)
 
     def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
-                      step: int) -> Tensor:
-        """The loss of one training batch: :meth:`loss` with ``options.min_snr``."""
-        return self.loss(x0, cond, drop, generator, options.min_snr)
+                      step: int, shard: BatchShard | None = None) -> Tensor:
+        """The loss of one training batch (or of its rows ``shard``): :meth:`loss` with ``options.min_snr``."""
+        return self.loss(x0, cond, drop, generator, options.min_snr, shard)
 
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:
         """The training loss without condition dropout, and no latents."""

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from matgen.common.distributed import BatchShard
 from matgen.common.seeding import seeded_generators
 from matgen.errors import MatgenError
 from matgen.generative import classifier_free_guidance, per_sample_noise
@@ -63,14 +64,17 @@ class FlowModel(UNetKind):
         eps = per_sample_noise(x.shape, seeded_generators(seeds), x.device, x.dtype)
         return torch.cat([x, eps], dim=1)
 
-    def loss(self, x: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator) -> Tensor:
-        """The flow-matching loss of a batch x (B, C, *S) (a reflow run: [x0, eps] (B, 2C, *S))."""
+    def loss(self, x: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
+             shard: BatchShard | None = None) -> Tensor:
+        """The flow-matching loss of a batch x (B, C, *S) (a reflow run: [x0, eps] (B, 2C, *S)); ``shard``: x holds
+        these rows of a larger batch (a DDP process, see :class:`BatchShard`)."""
         x0, eps = x.chunk(2, dim=1) if self.reflow else (x, None)
-        return flow_loss(lambda x_t, t, c: self(x_t, t, c, drop), x0, cond, generator, eps)
+        return flow_loss(lambda x_t, t, c: self(x_t, t, c, drop), x0, cond, generator, eps, shard)
 
     def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
-                      step: int) -> Tensor:
-        return self.loss(x0, cond, drop, generator)
+                      step: int, shard: BatchShard | None = None) -> Tensor:
+        """The loss of one training batch, or of its rows ``shard`` (:meth:`loss`)."""
+        return self.loss(x0, cond, drop, generator, shard)
 
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:
         """The training loss without condition dropout, and no latents."""

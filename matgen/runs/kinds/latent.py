@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from matgen.common.device import resolve_device
+from matgen.common.distributed import BatchShard
 from matgen.common.files import file_sha256
 from matgen.errors import MatgenError
 from matgen.generative.latent import latent_scale_factor
@@ -140,9 +141,9 @@ class LatentModel(ModelKind):
         return encode_means(self.autoencoder, x) * self.scale
 
     def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
-                      step: int) -> Tensor:
+                      step: int, shard: BatchShard | None = None) -> Tensor:
         """The inner model's loss on a batch of scaled latents x0 (B, C_z, *S / f)."""
-        return self.inner.training_loss(x0, cond, drop, generator, options, step)
+        return self.inner.training_loss(x0, cond, drop, generator, options, step, shard)
 
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options):
         """The inner model's validation loss on scaled latents."""

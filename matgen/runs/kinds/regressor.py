@@ -17,6 +17,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from matgen.common.distributed import BatchShard, whole_batch
 from matgen.generative import alpha_bar_from_sigma, get_schedule, q_sample, sigma_to_t, t_to_sigma
 from matgen.generative.objectives import append_dims
 from matgen.nets import REGRESSOR_PRESETS, Regressor, RegressorConfig, regressor_preset
@@ -66,15 +67,19 @@ class RegressorModel(ModelKind):
         return (values.to(self.mean) - self.mean) / self.std
 
     def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
-             min_snr: float | None = None) -> Tensor:
+             min_snr: float | None = None, shard: BatchShard | None = None) -> Tensor:
         """Return the mean squared error of z over the known labels of the batch (NaN labels are skipped).
 
         x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps with t ~ U{0 .. T-1}, eps ~ N(0, I) per
-        sample, as the diffusion model is trained. ``drop`` and ``min_snr`` are ignored.
+        sample, as the diffusion model is trained. ``drop`` and ``min_snr`` are ignored. ``shard``: x0 holds these
+        rows of a larger batch (a DDP process): t and eps are drawn for the whole batch and cut; the mean is then
+        over the shard's known labels, the batch's mean only when every shard knows as many.
         """
-        B, T = x0.shape[0], self.alpha_bar.shape[0]
-        t = torch.randint(T, (B,), generator=generator, device=generator.device).to(x0.device)
-        eps = torch.randn(x0.shape, generator=generator, device=generator.device, dtype=x0.dtype).to(x0.device)
+        T = self.alpha_bar.shape[0]
+        shard = whole_batch(x0.shape[0]) if shard is None else shard
+        t = shard.rows(torch.randint(T, (shard.batch,), generator=generator, device=generator.device)).to(x0.device)
+        eps = shard.rows(torch.randn(shard.shape(x0.shape), generator=generator, device=generator.device,
+                                     dtype=x0.dtype)).to(x0.device)
         alpha_bar_t = self.alpha_bar.to(device=x0.device, dtype=x0.dtype)[t]  # (B,)
         z_hat = self(q_sample(x0, alpha_bar_t, eps), t).float()  # (B, K)
         z = self.standardise(cond)  # (B, K)
@@ -83,9 +88,9 @@ class RegressorModel(ModelKind):
         return (err**2).sum() / known.sum().clamp(min=1)
 
     def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
-                      step: int) -> Tensor:
-        """The loss of one training batch (:meth:`loss`)."""
-        return self.loss(x0, cond, drop, generator)
+                      step: int, shard: BatchShard | None = None) -> Tensor:
+        """The loss of one training batch, or of its rows ``shard`` (:meth:`loss`)."""
+        return self.loss(x0, cond, drop, generator, shard=shard)
 
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, None]:
         """The training loss, and no latents."""

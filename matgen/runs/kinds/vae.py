@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from matgen.common.distributed import BatchShard
 from matgen.errors import MatgenError
 from matgen.generative.vae import (
     ConditionalVAE, active_units, kl_weight, posterior_collapse_warning,
@@ -69,20 +70,20 @@ class VAEModel(ModelKind):
         return cond if self.vae.cond_encoder is not None else None
 
     def loss_parts(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
-                   beta: float = 1.0, free_bits: float = 0.0) -> dict[str, Tensor]:
+                   beta: float = 1.0, free_bits: float = 0.0, shard: BatchShard | None = None) -> dict[str, Tensor]:
         """Return :func:`matgen.generative.vae.vae_loss`'s dict (loss, recon, kl, kl_per_dim) plus mu, logvar."""
-        return self.vae(self._in(x0), self._cond(cond), drop, beta, free_bits, generator)
+        return self.vae(self._in(x0), self._cond(cond), drop, beta, free_bits, generator, shard)
 
     def loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator,
-             beta: float = 1.0, free_bits: float = 0.0) -> Tensor:
-        """Return the scalar beta-VAE loss, nats per sample."""
-        return self.loss_parts(x0, cond, drop, generator, beta, free_bits)["loss"]
+             beta: float = 1.0, free_bits: float = 0.0, shard: BatchShard | None = None) -> Tensor:
+        """Return the scalar beta-VAE loss, nats per sample (``shard``: x0 holds these rows of a larger batch)."""
+        return self.loss_parts(x0, cond, drop, generator, beta, free_bits, shard)["loss"]
 
     def training_loss(self, x0: Tensor, cond: Tensor, drop: Tensor | None, generator: torch.Generator, options,
-                      step: int) -> Tensor:
+                      step: int, shard: BatchShard | None = None) -> Tensor:
         """The beta-VAE loss with the KL weight of ``step`` (warm-up over ``options.kl_warmup``) and free bits."""
         beta = kl_weight(step, options.beta, options.kl_warmup)
-        return self.loss(x0, cond, drop, generator, beta, options.free_bits)
+        return self.loss(x0, cond, drop, generator, beta, options.free_bits, shard)
 
     def validation_loss(self, x0: Tensor, cond: Tensor, generator: torch.Generator, options) -> tuple[Tensor, Tensor]:
         """The negative ELBO (nats per sample) and the posterior means mu (B, Z)."""
