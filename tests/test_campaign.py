@@ -228,6 +228,33 @@ def test_a_killed_round_resumes_without_losing_or_repeating_a_simulation(world, 
     assert report.status == "done"
 
 
+def test_simulations_run_on_the_executor_given_and_another_one_continues_the_same_campaign(world, tmp_path, calls):
+    """Any concurrent.futures.Executor (a Dask Client's too: tests/test_dask.py) runs the simulator batches; where
+    they run is not what the campaign is, so a run told another executor continues it instead of refusing it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class CountingPool(ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, *args, **kwargs):
+            CountingPool.submitted += 1
+            return super().submit(*args, **kwargs)
+
+    c = tmp_path / "c"
+    with CountingPool(2) as pool:
+        report = Campaign(config(world, rounds=1, simulator="campaign_hooks:counting", simulator_batch=2), c,
+                          executor=pool).run()
+        assert report.status == "done" and CountingPool.submitted == 3 and sum(calls().values()) == 6
+        moved = config(world, rounds=1, simulator="campaign_hooks:counting", simulator_batch=2,
+                       executor="dask://scheduler.example:8786")  # (never reached: the pool given wins)
+        assert Campaign(moved, c, executor=pool).run().status == "done" and CountingPool.submitted == 3
+        assert Campaign.open(c).config.executor == "dask://scheduler.example:8786"  # resume uses the latest
+        report = Campaign.resume(c, rounds=2, executor=pool)
+    assert len(report.rounds) == 2 and CountingPool.submitted == 6 and sorted(calls().values()) == [1] * 12
+    with pytest.raises(MatgenError, match="unknown executor 'slurm'; choose from local, dask://HOST:PORT"):
+        Campaign.open(c, executor="slurm")
+
+
 def test_a_damaged_file_deleted_as_advised_is_rebuilt_on_resume(world, tmp_path):
     """The advice "delete it to redo that step" works: a later marker (summary.json, round.json) does
     not stop the step from being redone; and a campaign.json from before a field was added resumes."""

@@ -175,6 +175,8 @@ def test_rounds_and_budget_decide_the_round_sizes():
     ({"builder": "spinodal", "finetune_steps": -1}, "finetune_steps must be"),
     ({"builder": "spinodal", "budget": 0}, "budget"),
     ({"builder": "spinodal", "train": "tiny"}, "train must be a table"),
+    ({"builder": "spinodal", "executor": "dask://head-node"}, "should be dask://HOST:PORT"),
+    ({"builder": "spinodal", "executor": 4}, "executor must be text"),
 ])
 def test_malformed_configs_name_the_field(fields, match):
     with pytest.raises(MatgenError, match=match):

@@ -39,6 +39,7 @@ from matgen.common.files import read_toml_table
 from matgen.common.records import from_record
 from matgen.errors import MatgenError
 from matgen.sample.options import DEFAULTS as SAMPLING
+from matgen.simulators.executors import parse_executor
 
 
 @dataclass
@@ -68,6 +69,7 @@ class CampaignConfig:
     simulator: Any = "elastic"  # built-in name, "package.module:function", an argv list with {input}/{output}, or a callable
     simulator_options: dict = field(default_factory=dict)  # options of the simulator (e.g. outputs = ["modulus:GPa"])
     workers: int = 1  # simulator worker processes
+    executor: str = "local"  # where simulator batches run: local, dask://HOST:PORT or dask-local[:N] (scaling.md)
     timeout_s: float | None = None  # seconds a simulator batch may run before it fails
     simulator_batch: int | None = None  # candidates per simulator call (default: the simulator's)
     finetune_steps: int = 200  # optimizer steps of fine-tuning after each round (0: never fine-tune)
@@ -143,6 +145,10 @@ class CampaignConfig:
             raise MatgenError(f"max_failure_rate must be between 0 and 1, got {self.max_failure_rate!r}")
         if self.timeout_s is not None and (not _real(self.timeout_s) or self.timeout_s <= 0):
             raise MatgenError(f"timeout_s must be a positive number of seconds, got {self.timeout_s!r}")
+        if not isinstance(self.executor, str):
+            raise MatgenError(f"executor must be text (local, dask://HOST:PORT or dask-local[:N]), got "
+                              f"{self.executor!r}; pass a Client or an Executor as Campaign(..., executor=...)")
+        parse_executor(self.executor)
         if self.finetune_lr is not None and (not _real(self.finetune_lr) or self.finetune_lr <= 0):
             raise MatgenError(f"finetune_lr must be a positive number, got {self.finetune_lr!r}")
         if not _whole(self.seed, 0):

@@ -47,8 +47,10 @@ from matgen.common.progress import Progress, no_progress
 from matgen.errors import MatgenError
 
 OnSummary = Callable[[Summary], None]
-#: The options `resume` may change: how far the campaign goes, not what it does.
-RESUME_OPTIONS = ("rounds", "budget", "stop_after_hits", "max_failure_rate")
+#: The options `resume` may change: how far the campaign goes, and where its simulations run, not what it does.
+RESUME_OPTIONS = ("rounds", "budget", "stop_after_hits", "max_failure_rate", "executor")
+#: The options that say where the work runs, not what it is: a campaign run again may change them.
+WHERE_OPTIONS = ("executor",)
 
 
 def _resolve_paths(config: CampaignConfig) -> CampaignConfig:
@@ -67,10 +69,13 @@ class Campaign:
         directory: the campaign directory (created; an existing one must hold the same campaign).
         simulator: a simulator object or function to use instead of ``config.simulator`` (e.g. a
             function defined in a script; pass it again to :meth:`resume`).
+        executor: where simulator batches run instead of ``config.executor``: a ``distributed.Client``,
+            any ``concurrent.futures.Executor`` (left open: it is the caller's), or the text forms
+            of ``config.executor`` (:mod:`matgen.simulators.executors`).
     """
 
     def __init__(self, config: CampaignConfig | Mapping | str | os.PathLike, directory: str | os.PathLike,
-                 simulator=None):
+                 simulator=None, executor=None):
         if isinstance(config, (str, os.PathLike)):
             config = read_campaign_config(config)
         elif isinstance(config, Mapping):
@@ -81,15 +86,21 @@ class Campaign:
             raise MatgenError(f"a campaign config is a CampaignConfig, a dict or a TOML path, not {type(config).__name__}")
         self.config = _resolve_paths(config)
         self.layout = Layout(directory)
+        if isinstance(executor, str):
+            self.config.executor = executor
+            self.config.check()
+            executor = None
         self.simulator_override = simulator
+        self.executor_override = executor
         self._context: Context | None = None
 
     # --- opening and inspecting -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: str | os.PathLike, simulator=None, **overrides) -> "Campaign":
+    def open(cls, directory: str | os.PathLike, simulator=None, executor=None, **overrides) -> "Campaign":
         """The campaign stored in ``directory``; ``overrides`` (rounds, budget, stop_after_hits,
-        max_failure_rate) extend or shorten it and are saved in campaign.json."""
+        max_failure_rate, executor as text) extend or shorten it, or move its simulations, and are
+        saved in campaign.json; ``executor`` (a Client or Executor) runs its simulator batches."""
         layout = Layout(directory)
         if not layout.config.is_file():
             raise MatgenError(f"{directory} is not a campaign directory (no {layout.config.name}); start one with "
@@ -100,7 +111,7 @@ class Campaign:
             raise MatgenError(f"a resumed campaign keeps its options; only {', '.join(RESUME_OPTIONS)} may change "
                               f"(got {', '.join(bad)})")
         values = {**doc["config"], **{k: v for k, v in overrides.items() if v is not None}}
-        campaign = cls(CampaignConfig.from_dict(values, where=str(layout.config)), directory, simulator)
+        campaign = cls(CampaignConfig.from_dict(values, where=str(layout.config)), directory, simulator, executor)
         if any(v is not None for v in overrides.values()):
             with folder_lock(layout.root, "campaign"):
                 campaign._write_config(replace=True)
@@ -108,9 +119,12 @@ class Campaign:
 
     @classmethod
     def resume(cls, directory: str | os.PathLike, progress: Progress = no_progress, on_summary: OnSummary | None = None,
-               simulator=None, **overrides) -> CampaignReport:
-        """Continue the campaign in ``directory`` where it stopped; returns the report (see :meth:`run`)."""
-        return cls.open(directory, simulator, **overrides).run(progress, on_summary)
+               simulator=None, executor=None, **overrides) -> CampaignReport:
+        """Continue the campaign in ``directory`` where it stopped; returns the report (see :meth:`run`).
+
+        Results already in its stores are not simulated again, whatever ``executor`` runs the rest.
+        """
+        return cls.open(directory, simulator, executor, **overrides).run(progress, on_summary)
 
     def status(self) -> CampaignStatus:
         """Where the campaign stands, from its files."""
@@ -146,14 +160,17 @@ class Campaign:
             MatgenError: bad input (before any work, see :meth:`check`), or a directory that holds
                 a different campaign.
         """
+        from matgen.simulators.executors import open_engine
+
         context = self.check()
         with folder_lock(self.layout.root, "campaign"):  # a second process on this folder stops here
-            return self._run(context, progress, on_summary or (lambda summary: None))
+            with open_engine(self.executor_override or self.config.executor, self.config.workers) as engine:
+                return self._run(context, progress, on_summary or (lambda summary: None), engine)
 
-    def _run(self, context: Context, progress: Progress, on_summary: OnSummary) -> CampaignReport:
+    def _run(self, context: Context, progress: Progress, on_summary: OnSummary, engine) -> CampaignReport:
         from matgen.runs import read_config
 
-        steps = Steps(self.config, self.layout, context, progress)
+        steps = Steps(self.config, self.layout, context, progress, engine)
         self._write_config()
         done = self.layout.rounds_done()
         steps.log("campaign started" if not done else f"campaign resumed after round {done[-1]}")
@@ -194,11 +211,12 @@ class Campaign:
             # as this version reads it: a field added since the campaign started takes its default
             old = CampaignConfig.from_dict(stored, where=str(self.layout.config)).to_dict()
             differ = sorted(k for k in set(old) | set(doc["config"]) if old.get(k) != doc["config"].get(k))
-            if differ:
+            if set(differ) - set(WHERE_OPTIONS):
                 raise MatgenError(f"{self.layout.root} already holds a different campaign ({', '.join(differ)} "
                                   f"differ); continue it with `matgen campaign resume {self.layout.root}` or choose "
                                   "another directory")
-            return
+            if not differ:
+                return
         self.layout.root.mkdir(parents=True, exist_ok=True)
         write_json(self.layout.config, doc)
 

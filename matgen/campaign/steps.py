@@ -43,8 +43,9 @@ BASELINE_TITLES = {"nearest": "nearest training", "unguided": "unguided", "rando
 class Steps:
     """The work of one campaign run: its config, directory, checked context and progress callback."""
 
-    def __init__(self, config: CampaignConfig, layout: Layout, context: Context, progress: Progress):
+    def __init__(self, config: CampaignConfig, layout: Layout, context: Context, progress: Progress, engine=None):
         self.config, self.layout, self.context, self.progress = config, layout, context, progress
+        self.engine = engine  # where simulator batches run (matgen.simulators.executors; None: this machine)
         self._regressor_specs: list | None = None
         self._signals: dict[Path, np.ndarray] = {}
 
@@ -128,7 +129,7 @@ class Steps:
         def evaluation():
             self.set_state("running", f"simulating {name}", round_, "simulating")
             return run_simulator(self.context.simulator, candidates, workers=c.workers, batch_size=c.simulator_batch,
-                                 timeout_s=c.timeout_s, store=files.store,
+                                 timeout_s=c.timeout_s, store=files.store, executor=self.engine,
                                  progress=labelled(self.progress, f"{name}: simulating"))
 
         return evaluation

@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from matgen.cli.options import Executor
+
 app = typer.Typer(
     help="Closed-loop inverse design: sample candidates for target properties, validate them with a simulator, "
     "add what was learned to the data, fine-tune, repeat. State lives in a campaign directory; a killed campaign "
@@ -43,13 +45,14 @@ def run(
     budget: Budget = None,
     stop_after_hits: StopAfterHits = None,
     max_failure_rate: MaxFailureRate = None,
+    executor: Executor = None,
 ) -> None:
     """Run a campaign from a TOML config: baselines, then rounds of sample → simulate → relabel → fine-tune."""
     from matgen.campaign import Campaign, read_campaign_config
 
     campaign_config = read_campaign_config(config)
     for name, value in (("rounds", rounds), ("budget", budget), ("stop_after_hits", stop_after_hits),
-                        ("max_failure_rate", max_failure_rate)):
+                        ("max_failure_rate", max_failure_rate), ("executor", executor)):
         if value is not None:
             setattr(campaign_config, name, value)
     campaign = Campaign(campaign_config.check(), output or Path("campaigns") / config.stem)
@@ -63,12 +66,13 @@ def resume(
     budget: Budget = None,
     stop_after_hits: StopAfterHits = None,
     max_failure_rate: MaxFailureRate = None,
+    executor: Executor = None,
 ) -> None:
     """Continue a campaign where it stopped (after a crash, Ctrl-C or kill -9): nothing lost, nothing simulated twice."""
     from matgen.campaign import Campaign
 
-    campaign = Campaign.open(directory, rounds=rounds, budget=budget, stop_after_hits=stop_after_hits,
-                             max_failure_rate=max_failure_rate)
+    campaign = Campaign.open(directory, executor=executor, rounds=rounds, budget=budget,
+                             stop_after_hits=stop_after_hits, max_failure_rate=max_failure_rate)
     _run(lambda progress, on_summary: campaign.run(progress, on_summary))
 
 

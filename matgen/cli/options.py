@@ -24,6 +24,11 @@ SampleSeed = Annotated[int, typer.Option(help="Random seed: sample i uses SEED +
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
 Backend = Annotated[str, typer.Option(help="Under torchrun: how the processes talk, auto (nccl on CUDA, gloo on the "
                                            "CPU), nccl or gloo (docs/scaling.md).")]
+Executor = Annotated[Optional[str], typer.Option(
+    help="Where simulator batches run: local (this machine: --workers processes, the default), dask://HOST:PORT "
+    "(the Dask scheduler there; its workers need matgen and the simulator installed) or dask-local[:N] (a Dask cluster "
+    "of N worker processes on this machine, default --workers). Dask needs pip install \"matgen\\[cluster]\"; "
+    "docs/scaling.md.", show_default=False)]
 Png = Annotated[bool, typer.Option("--png/--no-png", help="Also draw OUTPUT.png: a grid of micrographs or the spectra "
                                    "overlaid.")]
 

@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from matgen.cli.options import Force, check_output
+from matgen.cli.options import Executor, Force, check_output
 from matgen.errors import MatgenError
 
 Samples = Annotated[Optional[Path], typer.Argument(help="Dataset file (.h5) of the samples to simulate.", show_default=False)]
@@ -16,10 +16,10 @@ SimulatorName = Annotated[Optional[str], typer.Option(
     "xrd-phases: weight fractions in wt%; eels-thickness: t/λ; raman-bands: band position and FWHM in cm-1), "
     "an entry-point name, or a Python hook package.module:function (with --outputs). --list shows them all.",
     show_default=False)]
-Workers = Annotated[int, typer.Option(help="Parallel worker processes (threads for --command).")]
+Workers = Annotated[int, typer.Option(help="Parallel worker processes (threads for --command) with --executor local.")]
 Timeout = Annotated[Optional[float], typer.Option(
-    "--timeout", help="Seconds a batch may run before it is killed; its rows are then retried one by one and a row "
-    "that still times out is recorded as failed.", show_default=False)]
+    "--timeout", help="Seconds a batch may run before it is killed (on Dask: given up, its thread left to finish); its "
+    "rows are then retried one by one and a row that still times out is recorded as failed.", show_default=False)]
 Options = Annotated[Optional[List[str]], typer.Option(
     "--option", help="A simulator option KEY=VALUE, repeatable (e.g. --option phases=Al,SiC --option plane=strain).",
     show_default=False)]
@@ -59,6 +59,7 @@ def simulate(
     min_evaluated: Annotated[float, typer.Option(help="Write nothing and exit 1 when less than this share (0..1) of "
                                                  "the rows was evaluated.")] = 0.5,
     workers: Workers = 1,
+    executor: Executor = None,
     timeout: Timeout = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Samples per simulator call (default: the simulator's).",
                                                       show_default=False)] = None,
@@ -109,7 +110,7 @@ def simulate(
     data = read(samples)
     with progress_bar(f"simulate {sim.name}") as progress:
         evaluation = run_simulator(sim, data, workers=workers, batch_size=batch_size, timeout_s=timeout,
-                                   store=store, progress=progress)
+                                   store=store, progress=progress, executor=executor)
     result = with_properties(data, sim, evaluation)
     _print_summary(console, sim, evaluation, result)
     evaluated = len(evaluation) - int(evaluation.failed.sum())

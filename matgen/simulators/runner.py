@@ -18,7 +18,14 @@ Where the work runs:
   ``fork``: torch's threads do not survive it), each with its share of the CPU threads; a batch
   past ``timeout_s`` has its worker killed and replaced;
 * external programs (:class:`~matgen.simulators.hooks.ExternalSimulator`) run in ``workers``
-  threads, each waiting on its own program, which ``subprocess`` kills on timeout.
+  threads, each waiting on its own program, which ``subprocess`` kills on timeout;
+* with an ``executor`` (a Dask cluster, or any ``concurrent.futures.Executor``;
+  :mod:`matgen.simulators.executors`) batches are submitted to it as futures. A batch past
+  ``timeout_s`` fails as anywhere else, but an executor cannot kill a Python thread: the
+  simulator call is left running in a background thread of its worker until it returns (using
+  that worker's CPU meanwhile; external programs are still killed by ``subprocess``). A batch
+  whose worker died is re-run by Dask itself, and an executor that is gone (a lost scheduler)
+  ends the run with a MatgenError: what arrived before is in the store.
 
 With ``store`` (a folder, :mod:`matgen.simulators.store`), each batch's results are written as
 it finishes, and rows whose id is already there are returned from the store, not evaluated:
@@ -41,73 +48,8 @@ from matgen.common.locks import folder_lock
 from matgen.common.progress import Progress, no_progress
 from matgen.errors import MatgenError
 from matgen.simulators.base import Evaluation
-
-
-# --------------------------------------------------------------------------- one batch
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _fault(exc: BaseException) -> str:
-    """One line naming what a simulator raised."""
-    if isinstance(exc, (TimeoutError, RuntimeError)) and str(exc):
-        return _one_line(str(exc))
-    return _one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-
-
-def checked(simulator, raw, n: int) -> Evaluation | str:
-    """The simulator's answer for n rows as a clean Evaluation, or the reason the whole batch failed.
-
-    Undeclared outputs are dropped; a row with a non-finite output or an error message is failed
-    with every output NaN.
-    """
-    names = [o.name for o in simulator.outputs]
-    if isinstance(raw, Evaluation):
-        properties, errors = raw.properties, raw.errors
-    elif isinstance(raw, dict):
-        properties, errors = dict(raw), raw.get("error")
-        properties.pop("error", None)
-    else:
-        return f"returned a {type(raw).__name__}, not a dict of (N,) arrays or an Evaluation"
-    missing = [name for name in names if name not in properties]
-    if missing:
-        got = ", ".join(k for k in properties) or "nothing"
-        return f"returned no '{missing[0]}' (declared outputs: {', '.join(names)}; returned: {got})"
-    clean = {}
-    for name in names:
-        try:
-            values = np.asarray(properties[name], dtype=np.float64)
-        except (TypeError, ValueError):
-            return f"returned non-numeric values for '{name}'"
-        if values.shape != (n,):
-            return f"returned shape {values.shape} for '{name}', expected ({n},) (one value per sample)"
-        clean[name] = values.copy()
-    errors = np.full(n, "", dtype=object) if errors is None else np.asarray(errors, dtype=object).reshape(-1)
-    if len(errors) != n:
-        return f"returned {len(errors)} error messages for {n} samples"
-    errors = np.asarray([_one_line(e) if e not in (None, "") and str(e) != "nan" else "" for e in errors], dtype=object)
-    for i in range(n):
-        if not errors[i]:
-            bad = [name for name in names if not np.isfinite(clean[name][i])]
-            if bad:
-                kind = "NaN" if np.isnan(clean[bad[0]][i]) else "inf"
-                errors[i] = f"returned {kind} for {', '.join(bad)}"
-    failed = errors != ""
-    for name in names:
-        clean[name][failed] = np.nan
-    return Evaluation(clean, errors)
-
-
-def evaluate_batch(simulator, batch) -> Evaluation | str:
-    """Call the simulator on one batch, catching everything it may raise (a string: why it failed)."""
-    try:
-        raw = simulator(batch)
-    except (Exception, SystemExit) as exc:  # a simulator fault, reported, never raised
-        return _fault(exc)
-    return checked(simulator, raw, len(batch))
+from matgen.simulators.batches import describe_fault, evaluate_batch, pickled_simulator
+from matgen.simulators.executors import ExecutorLost, FuturesBackend, open_engine, parse_executor
 
 
 # --------------------------------------------------------------------------- backends
@@ -171,7 +113,7 @@ def _worker_main(conn, payload: bytes, threads: int) -> None:  # runs in a spawn
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
     except BaseException as exc:  # the simulator cannot even be rebuilt here
-        conn.send(("broken", _fault(exc)))
+        conn.send(("broken", describe_fault(exc)))
         return
     conn.send(("ready", None))
     while True:
@@ -191,12 +133,7 @@ class _Processes:
     def __init__(self, simulator, samples, workers: int, timeout_s: float | None):
         import multiprocessing
 
-        try:
-            self.payload = pickle.dumps(simulator)
-        except Exception as exc:
-            raise MatgenError(f"simulator '{simulator.name}' cannot be sent to worker processes ({_fault(exc)}); "
-                              "define it at module level (package.module:function) or run with workers=1 and no "
-                              "timeout") from None
+        self.payload = pickled_simulator(simulator, "worker processes")
         self.context = multiprocessing.get_context("spawn")
         self.samples, self.timeout_s, self.slots = samples, timeout_s, workers
         self.threads = max(1, (os.cpu_count() or 1) // workers)
@@ -306,7 +243,7 @@ class _Processes:
 
 
 def run_simulator(simulator, samples, workers: int = 1, batch_size: int | None = None, timeout_s: float | None = None,
-                  store=None, progress: Progress = no_progress) -> Evaluation:
+                  store=None, progress: Progress = no_progress, executor=None) -> Evaluation:
     """Evaluate ``simulator`` on every row of ``samples``; rows of the result align with the samples.
 
     Args:
@@ -319,9 +256,14 @@ def run_simulator(simulator, samples, workers: int = 1, batch_size: int | None =
         store: a folder keeping each finished batch (module docstring); rows already there are not
             evaluated again.
         progress: ``progress(done, total, message)`` after each batch.
+        executor: where batches run (:mod:`matgen.simulators.executors`): None or ``"local"`` (this
+            machine, ``workers``), ``"dask://HOST:PORT"``, ``"dask-local[:N]"``, a
+            ``distributed.Client`` or any ``concurrent.futures.Executor``.
 
     Raises:
-        MatgenError: bad arguments or samples the simulator cannot take as a whole (before any work).
+        MatgenError: bad arguments or samples the simulator cannot take as a whole (before any work);
+            an executor that cannot be reached, or that is lost during the run (the results that
+            arrived before are in ``store``: the same call continues from them).
     """
     from matgen.simulators.registry import get_simulator
     from matgen.simulators.store import ResultStore
@@ -334,19 +276,28 @@ def run_simulator(simulator, samples, workers: int = 1, batch_size: int | None =
         raise MatgenError(f"batch size must be at least 1 (got {batch_size})")
     if timeout_s is not None and not timeout_s > 0:
         raise MatgenError(f"timeout must be a positive number of seconds (got {timeout_s})")
+    if isinstance(executor, str):
+        parse_executor(executor)  # a malformed one is refused even when the store holds every row
     simulator = bound(simulator, samples)
     check = getattr(simulator, "check", None)
     if check is not None:
         check(samples)
-    if store is None:
-        return _evaluate(simulator, samples, None, workers, batch_size, timeout_s, progress)
-    with folder_lock(store, "simulator store"):  # two processes appending to one store would mix their batches
-        return _evaluate(simulator, samples, ResultStore(store, simulator), workers, batch_size, timeout_s, progress)
+    try:
+        if store is None:
+            return _evaluate(simulator, samples, None, workers, batch_size, timeout_s, progress, executor)
+        with folder_lock(store, "simulator store"):  # two processes appending to one store would mix their batches
+            return _evaluate(simulator, samples, ResultStore(store, simulator), workers, batch_size, timeout_s,
+                             progress, executor)
+    except ExecutorLost as exc:
+        kept = (f"results so far are stored in {store}; run again with the same store against a running cluster to "
+                "continue (stored rows are not evaluated again)" if store is not None else
+                "results so far are lost (give a store to keep them)")
+        raise MatgenError(f"{exc}; {kept}") from None
 
 
 def _evaluate(simulator, samples, results, workers: int, batch_size: int | None, timeout_s: float | None,
-              progress: Progress) -> Evaluation:
-    """The rows not in ``results`` (a ResultStore, or None), evaluated in batches by the backend."""
+              progress: Progress, executor=None) -> Evaluation:
+    """The rows not in ``results`` (a ResultStore, or None), evaluated in batches where ``executor`` says."""
     names = [o.name for o in simulator.outputs]
     n = len(samples)
     ids = samples.ids.astype(str)
@@ -364,10 +315,22 @@ def _evaluate(simulator, samples, results, workers: int, batch_size: int | None,
     done = n - len(todo)
     progress(done, n, f"{done} from the store" if done else simulator.name)
     if not len(todo):
-        return result
-    size = batch_size or max(1, min(int(getattr(simulator, "batch_size", 32) or 32), math.ceil(len(todo) / workers)))
+        return result  # (the executor is not even opened)
+    with open_engine(executor, workers) as engine:
+        _run_batches(simulator, samples, todo, result, results, workers, batch_size, timeout_s, progress, engine)
+    return result
+
+
+def _run_batches(simulator, samples, todo: np.ndarray, result: Evaluation, results, workers: int,
+                 batch_size: int | None, timeout_s: float | None, progress: Progress, engine) -> None:
+    """Evaluate the rows ``todo`` into ``result`` (and ``results``, the store), a batch at a time on the backend."""
+    names = [o.name for o in simulator.outputs]
+    n, ids = len(samples), samples.ids.astype(str)
+    done = n - len(todo)
+    backend = _backend(simulator, samples, workers, timeout_s, engine)
+    share = backend.slots  # every worker (every thread of an executor) gets a batch
+    size = batch_size or max(1, min(int(getattr(simulator, "batch_size", 32) or 32), math.ceil(len(todo) / share)))
     queue = deque(_Task(todo[s:s + size]) for s in range(0, len(todo), size))
-    backend = _backend(simulator, samples, workers, timeout_s)
     started: dict[int, float] = {}
     running = 0
     try:
@@ -395,15 +358,18 @@ def _evaluate(simulator, samples, results, workers: int, batch_size: int | None,
                 progress(done, n, f"{simulator.name}" + (f", {failed} failed" if failed else ""))
     finally:
         backend.close()
-    return result
 
 
-def _backend(simulator, samples, workers: int, timeout_s: float | None):
+def _backend(simulator, samples, workers: int, timeout_s: float | None, engine=None):
     if getattr(simulator, "external", False):
         if timeout_s is not None:
             simulator = copy.copy(simulator)
             simulator.timeout_s = float(timeout_s)
+        if engine is not None:  # the program is killed at its timeout by subprocess, on the worker
+            return FuturesBackend(engine, simulator, samples, None)
         return _Threads(simulator, samples, workers) if workers > 1 else _Inline(simulator, samples)
+    if engine is not None:
+        return FuturesBackend(engine, simulator, samples, timeout_s)
     if workers == 1 and timeout_s is None:
         return _Inline(simulator, samples)
     return _Processes(simulator, samples, workers, timeout_s)
