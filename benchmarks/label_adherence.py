@@ -1,6 +1,7 @@
 """How label-true are generated RRUFF spectra, against training steps and guidance?
 
     python benchmarks/label_adherence.py [--model flow] [--net tiny] [--steps 500,1000,2000,4000] [--guidance 0,2] [--out DIR]
+        [--extend]
 
 One conditional model (condition ``mineral``) is trained on the 240 real RRUFF spectra and
 extended step by step (``matgen train --resume --steps N``; the cosine schedule is stretched at
@@ -28,6 +29,8 @@ def main() -> None:
     parser.add_argument("--guidance", default="0,2")
     parser.add_argument("--per-class", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("label_adherence_results"))
+    parser.add_argument("--extend", action="store_true",
+                        help="continue the run already in --out (its curve's rows are kept) instead of starting afresh")
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -45,10 +48,11 @@ def main() -> None:
     data = write(args.out / "rruff.h5", real)
     minerals = sorted(set(real.conditions["mineral"].labels()))
     run = args.out / f"{args.model}-{args.net}"
-    rows = []
+    previous = args.out / "label_adherence.json"
+    rows = json.loads(previous.read_text()) if args.extend and previous.is_file() else []
     for k, steps in enumerate(int(s) for s in args.steps.split(",")):
         start = time.perf_counter()
-        if k == 0 or not is_complete(run):
+        if (k == 0 and not args.extend) or not is_complete(run):
             train(data, TrainConfig(model=args.model, conditions=("mineral",), net=args.net, steps=steps, lr=1e-3,
                                     batch_size=32, warmup_steps=min(200, steps // 10), eval_every=500), run, force=True)
         else:

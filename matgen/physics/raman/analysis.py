@@ -134,13 +134,7 @@ def _vertex(x: np.ndarray, y: np.ndarray, i: int) -> float:
 
     The points above half height are used: a Lorentzian's reciprocal is exactly a parabola.
     """
-    half = 0.5 * y[i]
-    lo, hi = i, i
-    while lo > 0 and y[lo - 1] > half and i - lo < 50:
-        lo -= 1
-    while hi < len(y) - 1 and y[hi + 1] > half and hi - i < 50:
-        hi += 1
-    lo, hi = min(lo, i - 1), max(hi, i + 1)
+    lo, hi = _top_window(y, i)
     xs, ys = x[lo:hi + 1], y[lo:hi + 1]
     if (ys > 0).all():
         a, b, _ = np.polyfit(xs - x[i], 1 / ys, 2, w=ys**2)  # weights: σ(1/y) = σ(y) / y²
@@ -149,6 +143,17 @@ def _vertex(x: np.ndarray, y: np.ndarray, i: int) -> float:
     y0, y1, y2 = y[i - 1], y[i], y[i + 1]  # fall back: parabola through y at 3 points
     denom = y0 - 2 * y1 + y2
     return float(x[i] + (0.5 * (y0 - y2) / denom if denom else 0.0) * (x[i + 1] - x[i]))
+
+
+def _top_window(y: np.ndarray, i: int) -> tuple[int, int]:
+    """First and last channel (at least i - 1 .. i + 1) of the band at channel i above its half height (≤ 50 each side)."""
+    half = 0.5 * y[i]
+    lo, hi = i, i
+    while lo > 0 and y[lo - 1] > half and i - lo < 50:
+        lo -= 1
+    while hi < len(y) - 1 and y[hi + 1] > half and hi - i < 50:
+        hi += 1
+    return min(lo, i - 1), max(hi, i + 1)
 
 
 def _peaks(y: np.ndarray, min_height: float, floor: float, distance: int, edge: int) -> np.ndarray:
@@ -295,13 +300,7 @@ def _soft_vertex(x: np.ndarray, y, i: int):
     import torch
 
     values = y.detach().cpu().numpy()
-    half = 0.5 * values[i]
-    lo, hi = i, i
-    while lo > 0 and values[lo - 1] > half and i - lo < 50:
-        lo -= 1
-    while hi < len(values) - 1 and values[hi + 1] > half and hi - i < 50:
-        hi += 1
-    lo, hi = min(lo, i - 1), max(hi, i + 1)
+    lo, hi = _top_window(values, i)
     ys = y[lo:hi + 1]
     d = torch.as_tensor(x[lo:hi + 1] - x[i], dtype=y.dtype, device=y.device)
     if (values[lo:hi + 1] > 0).all():
