@@ -190,7 +190,7 @@ def test_sample_with_physics_guidance_by_a_spectrum_analysis(tmp_path):
     assert np.nanmedian(error["guided"]) < 0.05 < 0.5 < np.nanmedian(error["plain"]), error  # an untrained model
 
 
-def test_guidance_by_an_output_the_form_does_not_give_is_one_line(tmp_path):
+def test_guidance_raman_bands_cannot_give_is_one_clear_error(tmp_path):
     from matgen.errors import MatgenError
     from matgen.sample import sample
 
@@ -201,3 +201,8 @@ def test_guidance_by_an_output_the_form_does_not_give_is_one_line(tmp_path):
     result = sample(tmp_path / "run", {"mineral": "silicon", "temperature": 500.0}, n=2, steps=2,
                     physics="raman-bands", physics_scale=1.0)  # temperature steers band_temperature
     assert "band_temperature" in result.dataset.attrs["physics_targets"]
+    with pytest.raises(MatgenError, match="give --target-mineral NAME \\(one of silicon, calcite\\)"):
+        sample(tmp_path / "run", {"temperature": 500.0}, n=1, steps=2, physics="raman-bands")
+    train(data, TrainConfig(model="flow", conditions=("temperature",), steps=2, **TINY), tmp_path / "plain")
+    with pytest.raises(MatgenError, match="measures only with a run conditioned on 'mineral'"):
+        sample(tmp_path / "plain", {"temperature": 500.0}, n=1, steps=2, physics="raman-bands")

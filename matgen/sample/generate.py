@@ -293,9 +293,13 @@ def _physics_targets(run: Run, reg: Run | None, simulator, targets: Mapping[str,
         name = next(name for name in intervals if name not in guided)
         raise MatgenError(f"physics guidance by '{simulator.name}' steers {', '.join(guided)}, not '{name}'; drop that "
                           "target or validate it afterwards with --validate")
+    steerable = [name for name in outputs if guided is None or name in guided]
+    if not steerable:  # raman-bands: its state outputs exist only for samples of a named mineral
+        raise MatgenError(f"physics guidance by '{simulator.name}' steers {', '.join(guided)}, which it measures only "
+                          f"with {getattr(simulator, 'guidance_needs', 'other samples')}")
     if not intervals:
-        raise MatgenError(f"physics guidance by '{simulator.name}' needs a target among its outputs: "
-                          f"{', '.join(outputs)}")
+        targets_text = ", ".join(dict.fromkeys(outputs[name].target for name in steerable))
+        raise MatgenError(f"physics guidance by '{simulator.name}' needs a target among its outputs: {targets_text}")
     return left, intervals, physical
 
 

@@ -165,8 +165,10 @@ class RamanBandsSimulator(Simulator):
         return (measured - omega0, float(raman.temperature_from_band_k(phase, measured, stress_gpa)),
                 float(raman.stress_from_band_gpa(phase, measured, temperature_k)))
 
-    #: The outputs :meth:`differentiable` returns (physics guidance steers these only).
+    #: The outputs :meth:`differentiable` returns (physics guidance steers these only), and what they need.
     guided_outputs = ("band_shift", "band_temperature", "band_stress")
+    guidance_needs = ("a run conditioned on 'mineral' (names of matgen's Raman table) and a --target-mineral for "
+                      "every sample")
 
     def differentiable(self, spectra, requests) -> dict:
         """The state outputs (B,) as torch tensors with their gradient, for relative intensities ``spectra`` (B, L) of
@@ -181,6 +183,9 @@ class RamanBandsSimulator(Simulator):
             raise MatgenError("raman-bands guides by the band of the requested mineral: the run must be conditioned on "
                               "a 'mineral' of matgen's Raman table, and each sample given one (--target-mineral)")
         codes, temperature, stress = self.requested_state(requests)
+        if (codes < 0).any():
+            raise MatgenError("raman-bands guidance places the band of each sample's mineral: give --target-mineral NAME "
+                              f"(one of {', '.join(self.minerals)})")
         coefficients = np.asarray([raman.reference_band_coefficients(m) for m in self.minerals])  # (M, 3)
         per_row = np.where(codes[:, None] >= 0, coefficients[np.clip(codes, 0, None)], np.nan)  # (B, 3)
         omega0, dwdt, dwdp = per_row.T
