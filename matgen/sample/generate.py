@@ -248,13 +248,7 @@ def _requests(run: Run, targets: Mapping[str, TargetValue] | None, n: int, seed:
     own = {s.name for s in run.conditions}
     values, _ = resolve_targets(run.conditions, {k: v for k, v in (targets or {}).items()
                                                  if k.replace("-", "_") in own}, n)
-    data = run.data
-    if data.norm == "labels":
-        blank = np.zeros((n, data.channels, *data.shape) if data.stored_channels else (n, *data.shape), np.uint8)
-    elif data.kind == "micrograph":
-        blank = np.zeros((n, data.channels, *data.shape) if data.stored_channels else (n, *data.shape), np.float32)
-    else:
-        blank = np.zeros((n, data.length), np.float32)
+    blank = from_network(np.zeros((n, run.data.channels, *run.data.shape), np.float32), run.data)
     ids = [f"request-{seed + i}" for i in range(n)]
     return _dataset(run, blank, values, ids, ids, seed, {})
 
